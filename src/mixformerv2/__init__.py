@@ -1,0 +1,11 @@
+"""MixFormerV2: a fully-transformer single-object tracker (Cui et al., NeurIPS 2023).
+
+Official-checkpoint compatible model with a cached search step; tracker, evaluation, training and export
+live in the subpackages.
+"""
+from .model import (CheckpointError, MixFormerV2, ModelConfig, TemplateCache, build_model, load_checkpoint,
+                    save_checkpoint)
+
+__version__ = "0.1.0"
+__all__ = ["CheckpointError", "MixFormerV2", "ModelConfig", "TemplateCache", "build_model", "load_checkpoint",
+           "save_checkpoint", "__version__"]

@@ -1,0 +1,44 @@
+"""The ``mixformerv2`` command: one subcommand per module of this package (each module has ``register``)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import List, Optional
+
+# Subcommand modules, in the order `mixformerv2 --help` lists them.
+COMMAND_MODULES = [
+    "mixformerv2.cli.info",
+]
+
+
+class UsageError(ValueError):
+    """Bad command-line input; reported as one line with exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixformerv2", description="MixFormerV2 single-object tracker.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:  # includes CheckpointError and UsageError
+        if os.environ.get("MIXFORMERV2_DEBUG"):
+            raise
+        print(f"mixformerv2 {args.command}: error: {exc}", file=sys.stderr)
+        return 2
