@@ -25,7 +25,8 @@ def register(sub) -> None:
                                    "camera index. Boxes are x,y,w,h in pixels of the first frame.")
     p.add_argument("source", metavar="SOURCE", help="video file, image folder, or camera index (0, 1, ...)")
     p.add_argument("--box", action="append", required=True, metavar="X,Y,W,H",
-                   help="initial box in pixels; repeat for several targets")
+                   help="initial box in pixels (write --box=-5,10,40,30 when x is negative); repeat for "
+                        "several targets")
     add_model_arguments(p, default=None)
     p.add_argument("--out", type=Path, help="write one x,y,w,h line per frame (first line = the initial box); "
                                             "with several targets NAME_1.txt, NAME_2.txt, ...")
@@ -133,7 +134,8 @@ def _track(args, source, tracker: Tracker, boxes: List[List[float]], window: Opt
     error: Optional[BaseException] = None
     stopped = ""
     total = source.num_frames if args.max_frames is None else min(source.num_frames or args.max_frames, args.max_frames)
-    bar = tqdm(total=total, unit="frame", desc="tracking", file=sys.stderr, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total, unit="frame", desc="tracking", file=sys.stderr, dynamic_ncols=True, leave=False,
+               disable=not sys.stderr.isatty())
     start = time.perf_counter()
     try:
         for frame in source:
