@@ -136,6 +136,8 @@ def test_missing_and_unreadable_sources(tiny_weights, tmp_path, capsys):
     junk.write_bytes(b"this is not a video" * 100)
     assert "cannot open video" in run_error([junk, "--box", "1,1,5,5", "--weights", tiny_weights], capsys)
     assert "cannot open camera 97" in run_error(["97", "--box", "1,1,5,5", "--weights", tiny_weights], capsys)
+    assert "is a directory" in run_error([crossing()[0], "--box", "1,1,5,5", "--weights", tiny_weights,
+                                          "--out", tmp_path], capsys)
 
 
 def test_corrupt_frame_in_an_image_folder_keeps_what_was_tracked(tiny_weights, tmp_path, capsys):

@@ -23,7 +23,7 @@ def register(sub) -> None:
                        description="Track one or more targets. SOURCE is a video file, a folder of images "
                                    "(natural order; a sequence folder with img/ or color/ works too) or a "
                                    "camera index. Boxes are x,y,w,h in pixels of the first frame.")
-    p.add_argument("source", metavar="SOURCE", help="video file, image folder, or camera index (0, 1, ...)")
+    p.add_argument("source", metavar="SOURCE", help="video file, image folder, camera index (0, 1, ...) or stream URL")
     p.add_argument("--box", action="append", required=True, metavar="X,Y,W,H",
                    help="initial box in pixels (write --box=-5,10,40,30 when x is negative); repeat for "
                         "several targets")
@@ -112,6 +112,9 @@ def run(args) -> int:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for option, path in (("--out", args.out), ("--video", args.video)):
+        if path is not None and path.is_dir():
+            raise ValueError(f"{option} {path} is a directory; give a file name")
     if args.video is not None and args.video.suffix.lower() not in VIDEO_CODECS:
         raise ValueError(f"--video {args.video}: use one of the suffixes {', '.join(VIDEO_CODECS)}")
     source = open_source(args.source)

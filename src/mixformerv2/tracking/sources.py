@@ -103,10 +103,10 @@ class VideoCaptureSource(FrameSource):
 
     def __init__(self, target: Union[str, int], is_camera: bool):
         self.is_camera = is_camera
-        self.name = f"camera {target}" if is_camera else str(target)
+        self.name = (f"camera {target}" if isinstance(target, int) else str(target)) if is_camera else str(target)
         self.capture = cv2.VideoCapture(target)
         if not self.capture.isOpened():
-            what = f"camera {target}" if is_camera else f"video {target} (not a video, unsupported, or corrupt)"
+            what = self.name if is_camera else f"video {target} (not a video, unsupported, or corrupt)"
             raise OSError(f"cannot open {what}")
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(self.capture.get(cv2.CAP_PROP_FPS))
@@ -137,8 +137,8 @@ class VideoCaptureSource(FrameSource):
 
 
 def open_source(source: Union[str, int, os.PathLike]) -> FrameSource:
-    """A video file, a folder of images (or a sequence folder with an img/ or color/ sub-folder), or a
-    camera index ("0", 0). Raises FileNotFoundError / OSError with the reason when it cannot be opened."""
+    """A video file, a folder of images (or a sequence folder with an img/ or color/ sub-folder), a camera
+    index ("0", 0) or a stream URL (rtsp://...). Raises FileNotFoundError / OSError with the reason when it cannot be opened."""
     if isinstance(source, int):
         return VideoCaptureSource(source, is_camera=True)
     path = Path(source)
@@ -148,7 +148,10 @@ def open_source(source: Union[str, int, os.PathLike]) -> FrameSource:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             raise ValueError(f"{path} is a single image; pass the folder that holds the frames")
         return VideoCaptureSource(str(path), is_camera=False)
-    if str(source).strip().isdigit():
-        return VideoCaptureSource(int(str(source).strip()), is_camera=True)
+    text = str(source).strip()
+    if text.isdigit():
+        return VideoCaptureSource(int(text), is_camera=True)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):   # rtsp://, http://: a live stream
+        return VideoCaptureSource(text, is_camera=True)
     raise FileNotFoundError(f"source {source} does not exist (expected a video file, a folder of images, "
                             f"or a camera index)")
