@@ -11,7 +11,9 @@ from typing import List, Optional
 # Subcommand modules, in the order `mixformerv2 --help` lists them.
 COMMAND_MODULES = [
     "mixformerv2.cli.info",
+    "mixformerv2.cli.track",
     "mixformerv2.cli.export",
+    "mixformerv2.cli.bench",
 ]
 
 
