@@ -155,7 +155,8 @@ def score_sequence(convention: str, pred: np.ndarray, gt: np.ndarray, *, name: s
     get_convention(convention)
     gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
     if convention == "got10k":
-        runs = pred if isinstance(pred, (list, tuple)) else [pred]
+        several = isinstance(pred, (list, tuple)) and len(pred) > 0 and np.ndim(pred[0]) == 2
+        runs = list(pred) if several else [pred]
         ious = [_got10k_ious(np.asarray(r, dtype=np.float64).reshape(-1, 4), gt, cover, visible, image_size,
                              source) for r in runs]
         return SequenceResult(name, ious=np.concatenate(ious) if ious else np.zeros(0), num_frames=len(gt))
