@@ -132,3 +132,34 @@ def test_got10k_val_scoring_pools(tmp_path):
     assert (s.auc, s.op50, s.op75) == (pytest.approx(0.75), pytest.approx(0.6), pytest.approx(0.6))
     assert report.to_json()["trackers"]["T"]["precision"] is None
     assert "AO" in report.format_text()
+
+
+def test_uav123_report_names_its_nan_convention(tmp_path, capsys):
+    root = tmp_path / "UAV123"
+    (root / "anno" / "UAV123").mkdir(parents=True)
+    (root / "anno" / "UAV123" / "car1.txt").write_text("0,0,10,10\nNaN,NaN,NaN,NaN\n0,0,10,10\n0,0,10,10\n")
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "car1.txt").write_text("0,0,10,10\n" * 4)
+    base = ["score", "--dataset", "uav123", "--root", str(root), "--results", str(res), "--json"]
+    assert main(base + [str(tmp_path / "a.json")]) == 0
+    assert "convention 'uav-pytracking'" in capsys.readouterr().out
+    a = json.loads((tmp_path / "a.json").read_text())["trackers"]["res"]
+    assert a["op50"] == pytest.approx(0.75) and a["precision"] == 1.0
+    assert main(base + [str(tmp_path / "b.json"), "--convention", "uav-got10k"]) == 0
+    b = json.loads((tmp_path / "b.json").read_text())["trackers"]["res"]
+    assert b["op50"] == 1.0 and b["precision"] == 1.0
+
+
+def test_test_split_without_ground_truth_points_to_the_server(tmp_path, capsys):
+    root = tmp_path / "TrackingNet"
+    (root / "TEST" / "anno").mkdir(parents=True)
+    (root / "TEST" / "anno" / "s.txt").write_text("1,2,3,4\n")
+    (root / "TEST" / "frames" / "s").mkdir(parents=True)
+    for i in range(3):
+        (root / "TEST" / "frames" / "s" / f"{i}.jpg").write_bytes(b"")
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "s.txt").write_text("1,2,3,4\n" * 3)
+    assert main(["score", "--dataset", "trackingnet", "--root", str(root), "--results", str(res)]) == 2
+    assert "first frame only" in capsys.readouterr().err
