@@ -5,7 +5,8 @@ live in the subpackages.
 """
 from .model import (CheckpointError, MixFormerV2, ModelConfig, TemplateCache, build_model, load_checkpoint,
                     save_checkpoint)
+from .tracking import Tracker, TrackerParams, TrackResult
 
 __version__ = "0.1.0"
 __all__ = ["CheckpointError", "MixFormerV2", "ModelConfig", "TemplateCache", "build_model", "load_checkpoint",
-           "save_checkpoint", "__version__"]
+           "save_checkpoint", "Tracker", "TrackerParams", "TrackResult", "__version__"]

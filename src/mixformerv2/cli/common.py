@@ -12,9 +12,10 @@ from ..model import ALIASES, PRESETS, build_model, load_checkpoint
 
 def add_model_arguments(parser: argparse.ArgumentParser, default: str = "s") -> None:
     names = sorted(PRESETS) + sorted(ALIASES)
+    default_text = default if default is not None else "the config stored in / inferred from --weights"
     parser.add_argument("--model", default=default,
                         help=f"preset name ({', '.join(names)}) or a JSON/YAML file with a model config "
-                             f"(default: {default})")
+                             f"(default: {default_text})")
     parser.add_argument("--weights", type=Path, default=None,
                         help="checkpoint: official {'net': ...} .pth/.pth.tar, plain state dict, or .safetensors")
 

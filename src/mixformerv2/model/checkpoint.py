@@ -173,6 +173,12 @@ def load_checkpoint(path: PathLike, preset_or_config: Union[str, Mapping[str, An
     return model.to(map_location).eval()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: PathLike, write_fn) -> None:
     """Call write_fn(temporary_path) and move the result to path in one step (no half-written files)."""
     path = Path(path)
@@ -181,6 +187,7 @@ def atomic_write(path: PathLike, write_fn) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,98 @@
+"""Drawing tracked boxes, writing annotated videos atomically, showing frames in a window."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+# BGR colours for targets 1, 2, ... (cycled).
+COLORS = ((0, 220, 0), (0, 140, 255), (255, 80, 0), (200, 0, 200), (0, 220, 220), (255, 255, 0), (80, 80, 255))
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+def draw_boxes(frame_rgb: np.ndarray, boxes: Sequence[Sequence[float]],
+               scores: Optional[Sequence[Optional[float]]] = None) -> np.ndarray:
+    """A BGR copy of the frame with each box (x, y, w, h pixels) drawn, labelled with its target number
+    and score (when given)."""
+    image = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
+    height, width = image.shape[:2]
+    thick = max(1, round(min(height, width) / 240))
+    font = max(0.35, min(height, width) / 700)
+    for i, box in enumerate(boxes):
+        color = COLORS[i % len(COLORS)]
+        x, y, w, h = (float(v) for v in box)
+        p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
+        cv2.rectangle(image, p1, p2, color, thick, cv2.LINE_AA)
+        score = scores[i] if scores is not None else None
+        label = (f"{i + 1}: " if len(boxes) > 1 else "") + (f"{score:.2f}" if score is not None else "init")
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+        ty = p1[1] - 3 if p1[1] - th - 3 >= 0 else min(p2[1] + th + 3, height - base)
+        cv2.putText(image, label, (max(0, p1[0]), ty), cv2.FONT_HERSHEY_SIMPLEX, font, color, thick, cv2.LINE_AA)
+    return image
+
+
+class AnnotatedVideoWriter:
+    """Writes BGR frames to a temporary file beside ``path`` and moves it into place on close(), so the
+    path never holds a half-written video. Frames of another size are resized to the first frame's."""
+
+    def __init__(self, path: os.PathLike, fps: float, size: Tuple[int, int]):
+        self.path = Path(path)
+        codec = VIDEO_CODECS.get(self.path.suffix.lower())
+        if codec is None:
+            raise ValueError(f"cannot write video {self.path}: use one of the suffixes {', '.join(VIDEO_CODECS)}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=str(self.path.parent))
+        os.close(fd)
+        self.size = (int(size[0]), int(size[1]))
+        self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
+        if not self.writer.isOpened():
+            os.unlink(self.tmp)
+            raise OSError(f"cannot write video {self.path}: OpenCV has no {codec} encoder for {self.path.suffix}")
+        self.frames = 0
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        if (frame_bgr.shape[1], frame_bgr.shape[0]) != self.size:
+            frame_bgr = cv2.resize(frame_bgr, self.size, interpolation=cv2.INTER_AREA)
+        self.writer.write(frame_bgr)
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        """Finish the file and move it to ``path`` (keep=True, and at least one frame), else delete it."""
+        if self.writer is None:
+            return
+        self.writer.release()
+        self.writer = None
+        if keep and self.frames:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(self.tmp, 0o666 & ~mask)
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
+class FrameWindow:
+    """An OpenCV window; show() returns False once the user pressed q or Esc."""
+
+    def __init__(self, title: str = "mixformerv2"):
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise OSError("--show needs a display and an OpenCV build with GUI support; the installed build "
+                          "has none (opencv-*-headless). Install opencv-contrib-python instead, or write the "
+                          "result with --video") from None
+
+    def show(self, frame_bgr: np.ndarray) -> bool:
+        cv2.imshow(self.title, frame_bgr)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+        except cv2.error:
+            pass

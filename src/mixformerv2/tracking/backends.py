@@ -1,0 +1,180 @@
+"""What the tracker calls to run the network, and a registry of implementations.
+
+A backend turns normalised template crops into an opaque cache and runs the per-frame search step against
+it. All arrays crossing this interface are numpy float32:
+  template (N, 3, T, T): the first-frame template of each of N targets;
+  online   (N, K, 3, T, T): K online templates per target (K >= 1; every target has the same K);
+  search   (N, 3, S, S): one search crop per target;
+  results: pred_boxes (N, 4) as cx, cy, w, h normalised to the search crop, pred_scores (N,) logits.
+
+Built in: "torch" (template keys/values cached per layer; templates are encoded only when they change) and
+"torch-full" (the full forward every frame, like the official tracker; the reference). Other packages add
+backends with register_backend(name, factory); factory(model, threads=None) returns a TrackerBackend.
+Modules listed in BACKEND_PLUGIN_MODULES are imported on first use of the registry so that their
+backends register themselves (e.g. ONNX Runtime backends from mixformerv2.export).
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model.config import ModelConfig
+from ..model.mixformer import TemplateCache
+
+log = logging.getLogger(__name__)
+
+BACKEND_PLUGIN_MODULES = ["mixformerv2.export"]
+
+
+class TrackerBackend(abc.ABC):
+    """The network as the tracker sees it. ``config`` gives the crop sizes (template_size, search_size)."""
+
+    name: str = "?"
+    config: ModelConfig
+
+    @abc.abstractmethod
+    def encode(self, template: np.ndarray, online: np.ndarray) -> Any:
+        """Encode the templates of N targets: template (N,3,T,T), online (N,K,3,T,T) -> cache."""
+
+    @abc.abstractmethod
+    def search(self, cache: Any, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Search crops (N,3,S,S) against the cache -> (pred_boxes (N,4) cxcywh normalised, pred_scores (N,) logits)."""
+
+    @abc.abstractmethod
+    def select(self, cache: Any, index: Sequence[int]) -> Any:
+        """The cache of the targets ``index`` (a subset or re-ordering), in that order."""
+
+    def reencode(self, cache: Any, index: Sequence[int], template: np.ndarray, online: np.ndarray) -> Any:
+        """The cache after the templates of targets ``index`` changed. ``template``/``online`` hold every
+        target's current templates. This default encodes all targets; backends override it to encode
+        only the changed ones."""
+        return self.encode(template, online)
+
+
+class TorchBackend(TrackerBackend):
+    """PyTorch with cached template keys/values: each frame runs only the search step (spec section 4)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, threads: Optional[int] = None):
+        config = getattr(model, "config", None)
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"expected a MixFormerV2 model, got {type(model).__name__}")
+        if config.head != "tokens" or not config.score_head:
+            raise ValueError("the tracker needs a MixFormerV2 model with prediction tokens and a score head "
+                             f"(the {'MixViT teacher' if config.head == 'corner' else 'model'} given has no "
+                             "score head)")
+        if threads is not None:
+            if int(threads) < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
+            torch.set_num_threads(int(threads))
+        self.model = model.eval()
+        self.config = config
+        param = next(model.parameters())
+        self.device, self.dtype = param.device, param.dtype
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device, self.dtype)
+
+    def encode(self, template: np.ndarray, online: np.ndarray) -> TemplateCache:
+        with torch.inference_mode():
+            return self.model.encode_templates(self._tensor(template), self._tensor(online))
+
+    def search(self, cache: TemplateCache, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            out = self.model.forward_search(self._tensor(search), cache)
+            return _outputs(out)
+
+    def select(self, cache: TemplateCache, index: Sequence[int]) -> TemplateCache:
+        return cache.select(list(index))
+
+    def reencode(self, cache: TemplateCache, index: Sequence[int], template: np.ndarray,
+                 online: np.ndarray) -> TemplateCache:
+        index = list(index)
+        if cache.num_tokens != self.config.num_template_tokens * (1 + online.shape[1]) or \
+                len(index) == template.shape[0]:
+            return self.encode(template, online)
+        with torch.inference_mode():
+            fresh = self.model.encode_templates(self._tensor(template[index]), self._tensor(online[index]))
+            at = torch.as_tensor(index, dtype=torch.long, device=cache.keys.device)
+            return TemplateCache(cache.keys.index_copy(1, at, fresh.keys), cache.values.index_copy(1, at, fresh.values),
+                                 cache.tokens.index_copy(1, at, fresh.tokens))
+
+
+class TorchFullBackend(TorchBackend):
+    """PyTorch, re-encoding both templates with the full forward every frame, as the official tracker does.
+    Slower; kept as the reference the cached backends are checked against."""
+
+    name = "torch-full"
+
+    def encode(self, template: np.ndarray, online: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self._tensor(template), self._tensor(online)
+
+    def search(self, cache: Tuple[torch.Tensor, torch.Tensor], search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        template, online = cache
+        with torch.inference_mode():
+            return _outputs(self.model(template, online, self._tensor(search)))
+
+    def select(self, cache: Tuple[torch.Tensor, torch.Tensor], index: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        at = torch.as_tensor(list(index), dtype=torch.long)
+        return cache[0].index_select(0, at.to(cache[0].device)), cache[1].index_select(0, at.to(cache[1].device))
+
+    def reencode(self, cache, index, template, online):
+        return self.encode(template, online)
+
+
+def _outputs(out: Dict[str, torch.Tensor]) -> Tuple[np.ndarray, np.ndarray]:
+    boxes = out["pred_boxes"].reshape(-1, 4).float().cpu().numpy()
+    scores = out["pred_scores"].reshape(-1).float().cpu().numpy()
+    return boxes, scores
+
+
+BackendFactory = Callable[..., TrackerBackend]
+_REGISTRY: Dict[str, BackendFactory] = {"torch": TorchBackend, "torch-full": TorchFullBackend}
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in BACKEND_PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                log.debug("backend plugin module %s is not available", module)
+            else:
+                log.warning("backends of %s are unavailable: %s", module, exc)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the built-in backends
+            log.warning("backends of %s are unavailable: %s: %s", module, type(exc).__name__, exc)
+
+
+def register_backend(name: str, factory: BackendFactory, overwrite: bool = False) -> None:
+    """Make ``factory(model, threads=None) -> TrackerBackend`` available as backend ``name``."""
+    if not name or not isinstance(name, str):
+        raise ValueError(f"backend name must be a non-empty string, got {name!r}")
+    if name in _REGISTRY and not overwrite and _REGISTRY[name] is not factory:
+        raise ValueError(f"a backend named {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def available_backends() -> List[str]:
+    """Names of the registered backends (the built-in ones first)."""
+    _load_plugins()
+    return list(_REGISTRY)
+
+
+def create_backend(name: str, model: nn.Module, threads: Optional[int] = None) -> TrackerBackend:
+    """Instantiate backend ``name`` for ``model`` (a loaded MixFormerV2)."""
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name](model, threads=threads)
