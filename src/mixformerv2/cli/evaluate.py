@@ -1,13 +1,10 @@
 """`mixformerv2 eval`: run the tracker over a benchmark (resumable, parallel), then score or package it."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ..model import ALIASES, PRESETS
 from .score import add_dataset_arguments, open_selected
-
-log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
@@ -17,8 +14,8 @@ def register(sub) -> None:
                              "TRAIN_<i>; LaSOT: test/all/list file; NfS: 30 (default)/240)")
     names = sorted(PRESETS) + sorted(ALIASES)
     p.add_argument("--model", default=None,
-                   help=f"preset ({', '.join(names)}) or JSON/YAML model config (default: the config stored in "
-                        f"--weights, else s)")
+                   help=f"preset ({', '.join(names)}) or JSON/YAML model config the weights must fit (default: "
+                        f"the config stored in or inferred from --weights)")
     p.add_argument("--weights", type=Path, default=None, help="checkpoint (official .pth.tar, state dict or .safetensors)")
     p.add_argument("--results", required=True, type=Path, metavar="DIR",
                    help="folder for this tracker's result files (<seq>.txt, <seq>_time.txt)")
@@ -34,7 +31,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..evaluation.datasets import dataset_name
-    from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, run_benchmark
+    from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, run_benchmark
     from .common import model_config_arg
 
     name = dataset_name(args.dataset)
@@ -43,13 +40,14 @@ def run(args) -> int:
     split = args.split or default_split
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} does not exist")
-    model = model_config_arg(args.model) if args.model else (None if args.weights else "s")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    model = model_config_arg(args.model) if args.model else None
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads)
-    if args.weights is None:
-        log.warning("no --weights: tracking with randomly initialised weights (useful only to test the plumbing)")
+    network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = run_benchmark(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, model=network)
     where = f"rank {summary.rank}/{summary.world_size}: " if summary.world_size > 1 else ""
     fps = f", {summary.fps:.1f} fps (tracker step)" if summary.fps else ""
     print(f"{where}{summary.assigned} sequences assigned, {summary.skipped} already finished, "

@@ -96,12 +96,18 @@ def write_results(results_dir: Path, layout: str, sequence: str, boxes: np.ndarr
 
 
 # -------------------------------------------------------------------------------------- tracking
-def build_tracker(spec: TrackerSpec, benchmark: str):
-    """A Tracker with the benchmark's official settings for the model."""
-    from .. import Tracker, TrackerParams
-    from ..model import build_model, load_checkpoint
+def load_tracker_model(spec: TrackerSpec):
+    """The spec's model with its weights (WeightsRequiredError without weights when none are bundled)."""
+    from ..tracking.pretrained import load_model
 
-    model = load_checkpoint(spec.weights, spec.model) if spec.weights else build_model(spec.model).eval()
+    return load_model(spec.model, spec.weights)
+
+
+def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
+    """A Tracker with the benchmark's official settings for the model (loaded from ``spec`` unless given)."""
+    from ..tracking import Tracker, TrackerParams
+
+    model = model if model is not None else load_tracker_model(spec)
     try:
         params = TrackerParams.for_benchmark(_TRACKER_BENCHMARK.get(benchmark, benchmark), model.config)
     except ValueError:
@@ -155,12 +161,13 @@ def distributed_rank() -> Tuple[int, int]:
 
 def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, results_dir: Path,
                   workers: int = 1, rank: Optional[int] = None, world_size: Optional[int] = None,
-                  progress: bool = True) -> RunSummary:
+                  progress: bool = True, model=None) -> RunSummary:
     """Track this rank's share of ``dataset`` into ``results_dir``, skipping finished sequences.
 
     ``workers`` > 1 runs sequences in that many processes (spawned; each builds the tracker once with
     ``tracker_spec.threads`` torch threads, default cores / workers). A KeyboardInterrupt stops the workers;
     the sequences in progress are not written. Failures of single sequences are collected in the summary.
+    ``model``: an already loaded model for the in-process path (workers load their own from the spec).
     """
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
@@ -182,7 +189,7 @@ def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: Tra
     bars = _Bars(len(pending), total_frames, rank, world_size, progress)
     try:
         if workers == 1 or len(pending) == 1:
-            tracker = build_tracker(tracker_spec, dataset.name)
+            tracker = build_tracker(tracker_spec, dataset.name, model)
             for seq in pending:
                 bars.start(seq.name)
                 try:
