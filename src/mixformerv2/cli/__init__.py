@@ -12,6 +12,8 @@ from typing import List, Optional
 COMMAND_MODULES = [
     "mixformerv2.cli.info",
     "mixformerv2.cli.track",
+    "mixformerv2.cli.score",
+    "mixformerv2.cli.evaluate",
     "mixformerv2.cli.export",
     "mixformerv2.cli.bench",
 ]

@@ -1,0 +1,73 @@
+"""`mixformerv2 eval`: run the tracker over a benchmark (resumable, parallel), then score or package it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model import ALIASES, PRESETS
+from .score import add_dataset_arguments, open_selected
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="track every sequence of a benchmark into per-sequence result files "
+                                    "(resumes, --workers processes, splits across torchrun ranks)")
+    add_dataset_arguments(p, "dataset split (GOT-10k: test (default)/val/train; TrackingNet: test (default)/"
+                             "TRAIN_<i>; LaSOT: test/all/list file; NfS: 30 (default)/240)")
+    names = sorted(PRESETS) + sorted(ALIASES)
+    p.add_argument("--model", default=None,
+                   help=f"preset ({', '.join(names)}) or JSON/YAML model config the weights must fit (default: "
+                        f"the config stored in or inferred from --weights)")
+    p.add_argument("--weights", type=Path, default=None, help="checkpoint (official .pth.tar, state dict or .safetensors)")
+    p.add_argument("--results", required=True, type=Path, metavar="DIR",
+                   help="folder for this tracker's result files (<seq>.txt, <seq>_time.txt)")
+    p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel processes (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / workers)")
+    p.add_argument("--backend", default="torch", help="tracker backend (default torch)")
+    p.add_argument("--package", type=Path, default=None, metavar="ZIP",
+                   help="GOT-10k / TrackingNet test: write the evaluation server's zip when all sequences are done")
+    p.add_argument("--no-score", action="store_true", help="do not score the results after the run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..evaluation.datasets import dataset_name
+    from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, run_benchmark
+    from .common import model_config_arg
+
+    name = dataset_name(args.dataset)
+    default_split = {"got10k": "test", "trackingnet": "test"}.get(name)
+    dataset = open_selected(args, default_split)
+    split = args.split or default_split
+    if args.weights is not None and not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} does not exist")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    model = model_config_arg(args.model) if args.model else None
+    tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads)
+    network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
+    dataset_spec = DatasetSpec(name, str(args.root), split)
+    summary = run_benchmark(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
+                            progress=not args.no_progress, model=network)
+    where = f"rank {summary.rank}/{summary.world_size}: " if summary.world_size > 1 else ""
+    fps = f", {summary.fps:.1f} fps (tracker step)" if summary.fps else ""
+    print(f"{where}{summary.assigned} sequences assigned, {summary.skipped} already finished, "
+          f"{len(summary.tracked)} tracked, {len(summary.failed)} failed{fps}; results in {args.results}")
+    for seq, error in summary.failed.items():
+        print(f"  failed: {seq}: {error}")
+    unfinished = [s.name for s in dataset if not is_finished(args.results, dataset.results_layout, s)]
+    if unfinished:
+        print(f"{len(unfinished)} of {len(dataset)} sequences not finished yet"
+              + (" (other ranks may still be running)" if summary.world_size > 1 else "")
+              + "; run the same command again to resume")
+        return 1 if summary.failed else 0
+    if args.package is not None:
+        from ..evaluation.submission import package_submission
+
+        package_submission(dataset, args.results, args.package)
+        print(f"wrote {args.package} ({len(dataset)} sequences) for the {name} evaluation server")
+    if not args.no_score and summary.rank == 0 and all(s.has_full_ground_truth for s in dataset):
+        from ..evaluation.scoring import score_results
+
+        report = score_results(dataset, [args.results])
+        print(report.format_text(attributes=False))
+    return 1 if summary.failed else 0

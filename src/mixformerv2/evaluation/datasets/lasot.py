@@ -1,0 +1,157 @@
+"""LaSOT and LaSOT_ext: the dataset's class-folder layout and the evaluation toolkit's annotation-only layout.
+
+Dataset layout: ``<root>/<class>/<class>-<n>/{groundtruth.txt, full_occlusion.txt, out_of_view.txt,
+nlp.txt, img/00000001.jpg}`` (the class level may be absent). Toolkit layout: ``<root>/annos/<seq>.txt``,
+``<root>/annos/absent/<seq>.txt`` (1 = target absent), optional ``<root>/annos/att/<seq>.txt`` and
+``<root>/sequence_evaluation_config/testing_set.txt``. Ground truth is x, y, w, h in pixels, 1-based as
+the benchmark ships it.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from ..annotations import read_boxes
+from .base import (Dataset, DatasetLayoutError, Sequence, flags_for, image_files, read_list_file,
+                   read_text_or_none)
+
+# Attribute files hold 14 0/1 values in this order (the LaSOT toolkit's).
+LASOT_ATTRIBUTES = {
+    "IV": "Illumination Variation", "POC": "Partial Occlusion", "DEF": "Deformation", "MB": "Motion Blur",
+    "CM": "Camera Motion", "ROT": "Rotation", "BC": "Background Clutter", "VC": "Viewpoint Change",
+    "SV": "Scale Variation", "FOC": "Full Occlusion", "FM": "Fast Motion", "OV": "Out-of-View",
+    "LR": "Low Resolution", "ARC": "Aspect Ratio Change",
+}
+
+_SEQUENCE_DIR = re.compile(r"^[A-Za-z_]+-\d+$")
+_SPLIT_FILES = ("testing_set.txt", "sequence_evaluation_config/testing_set.txt")
+
+
+def open_lasot(root: Path, split: Optional[str] = None, name: str = "lasot") -> Dataset:
+    """LaSOT (``name='lasot'``) or LaSOT_ext (``name='lasot_ext'``) in either layout.
+
+    ``split``: None uses a ``testing_set.txt`` found in the root (the 280 test sequences) and otherwise
+    every sequence; ``'test'`` requires that file; ``'all'`` takes every sequence; a path names a list file.
+    """
+    root = Path(root)
+    if (root / "annos").is_dir() and any((root / "annos").glob("*.txt")):
+        available = {p.stem: None for p in sorted((root / "annos").glob("*.txt"))}
+        make = lambda seq: _toolkit_sequence(root, seq, name)  # noqa: E731
+    else:
+        dirs = _find_sequence_dirs(root)
+        if not dirs:
+            raise DatasetLayoutError(
+                f"{root} is not a {_title(name)} root: expected <class>/<class>-<n>/groundtruth.txt (the dataset "
+                f"layout) or annos/<seq>.txt with annos/absent/<seq>.txt (the evaluation toolkit layout)")
+        available = dirs
+        make = lambda seq: _dataset_sequence(root, available[seq], name)  # noqa: E731
+    names = _select(root, list(available), split, name)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise DatasetLayoutError(f"{root}: the split lists sequence(s) that are not there: {', '.join(missing[:10])}"
+                                 + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
+    return Dataset(name, root, [make(n) for n in names], convention="lasot", attribute_names=LASOT_ATTRIBUTES,
+                   split=split)
+
+
+def _title(name: str) -> str:
+    return "LaSOT_ext" if name == "lasot_ext" else "LaSOT"
+
+
+def _find_sequence_dirs(root: Path) -> dict:
+    found = {}
+    if not root.is_dir():
+        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
+    for child in sorted(root.iterdir()):
+        if not child.is_dir():
+            continue
+        if (child / "groundtruth.txt").is_file():
+            found[child.name] = child
+            continue
+        for grandchild in sorted(child.iterdir()):
+            if grandchild.is_dir() and (grandchild / "groundtruth.txt").is_file() and _SEQUENCE_DIR.match(grandchild.name):
+                found[grandchild.name] = grandchild
+    return found
+
+
+def _select(root: Path, available: List[str], split: Optional[str], name: str) -> List[str]:
+    if split in (None, "test"):
+        for rel in _SPLIT_FILES:
+            path = root / rel
+            if path.is_file():
+                return read_list_file(path)
+        if split == "test":
+            raise DatasetLayoutError(f"{root}: split 'test' needs a list of test sequences at "
+                                     f"{' or '.join(_SPLIT_FILES)} (or pass a list file as the split)")
+        return sorted(available, key=_natural)
+    if split == "all":
+        return sorted(available, key=_natural)
+    path = Path(split)
+    if path.is_file():
+        return read_list_file(path)
+    raise ValueError(f"unknown {_title(name)} split {split!r}: use 'test', 'all' or a file listing sequences")
+
+
+def _natural(name: str):
+    head, _, tail = name.rpartition("-")
+    return (head, int(tail)) if tail.isdigit() else (name, 0)
+
+
+def _attributes_loader(*paths: Path):
+    def load():
+        for path in paths:
+            if path.is_file():
+                flags = flags_for(path, None, "attribute flags")
+                codes = list(LASOT_ATTRIBUTES)
+                if len(flags) != len(codes):
+                    from ..annotations import AnnotationError
+
+                    raise AnnotationError(f"{path}: {len(flags)} attribute flags, expected {len(codes)}")
+                return tuple(c for c, f in zip(codes, flags) if f)
+        return ()
+    return load
+
+
+def _toolkit_sequence(root: Path, seq: str, name: str) -> Sequence:
+    gt_path = root / "annos" / f"{seq}.txt"
+    absent_path = root / "annos" / "absent" / f"{seq}.txt"
+
+    def visible():
+        if not absent_path.is_file():
+            return None
+        return flags_for(absent_path, None, "absent flags") == 0
+
+    return Sequence(seq, name, lambda: read_boxes(gt_path), list_frames=None, load_visible=visible,
+                    load_attributes=_attributes_loader(root / "annos" / "att" / f"{seq}.txt",
+                                                       root / "att" / f"{seq}.txt"),
+                    object_class=seq.rsplit("-", 1)[0])
+
+
+def _dataset_sequence(root: Path, folder: Path, name: str) -> Sequence:
+    def visible():
+        full_occlusion, out_of_view = folder / "full_occlusion.txt", folder / "out_of_view.txt"
+        absent = None
+        for path in (full_occlusion, out_of_view):
+            if path.is_file():
+                flags = flags_for(path, None, "0/1 flags").astype(bool)
+                absent = flags if absent is None else _same_length(absent, flags, path) | flags
+        return None if absent is None else ~absent
+
+    return Sequence(folder.name, name, lambda: read_boxes(folder / "groundtruth.txt"),
+                    list_frames=lambda: image_files(folder / "img"), load_visible=visible,
+                    load_attributes=_attributes_loader(root / "annos" / "att" / f"{folder.name}.txt",
+                                                       root / "att" / f"{folder.name}.txt",
+                                                       folder / "attributes.txt"),
+                    load_language=lambda: read_text_or_none(folder / "nlp.txt"),
+                    object_class=folder.name.rsplit("-", 1)[0])
+
+
+def _same_length(a: np.ndarray, b: np.ndarray, path: Path) -> np.ndarray:
+    if len(a) != len(b):
+        from ..annotations import AnnotationError
+
+        raise AnnotationError(f"{path}: {len(b)} flags, but full_occlusion.txt has {len(a)}")
+    return a
