@@ -113,3 +113,26 @@ def test_small_model_export_matches_pytorch(tmp_path):
     """MixFormerV2-S (random weights): both graphs within 1e-4 of PyTorch."""
     manifest = export_onnx(tiny_model("mixformerv2-s"), tmp_path)
     assert max(manifest.check.values()) <= EXPORT_TOLERANCE
+
+
+def test_static_int8_calibrated_on_real_crops(tmp_path, capsys):
+    from conftest import shared_path
+
+    sequences = [shared_path("data", "sequences", name) for name in ("otb-Crossing", "vot2015-ball1")]
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    out = tmp_path / "onnx"
+    assert main(["export", "--model", str(config), "--out", str(out), "--int8", "static", "--calibration",
+                 *map(str, sequences), "--calibration-frames", "6"]) == 0
+    int8 = ExportManifest.load(out).quantized["int8"]
+    assert int8["mode"] == "static" and int8["calibration_samples"] == 6
+    assert int8["quantized_matmuls"] == 4 * TINY["depth"]
+    ops = [n.op_type for n in onnx.load(str(out / "search_step.int8.onnx")).graph.node]
+    assert ops.count("QuantizeLinear") >= 2 * TINY["depth"]
+    graphs = OnnxTrackingGraphs(out, "int8", 1)
+    keys, values = graphs.encode(np.zeros((1, 2, 3, 32, 32), np.float32))
+    assert np.isfinite(graphs.search(np.zeros((1, 3, 64, 64), np.float32), keys, values)["pred_boxes"]).all()
+    capsys.readouterr()
+    assert main(["export", "--model", str(config), "--out", str(tmp_path / "x"), "--calibration",
+                 str(sequences[0])]) == 2
+    assert "only used with --int8 static" in capsys.readouterr().err

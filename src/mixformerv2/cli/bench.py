@@ -122,6 +122,10 @@ def run(args) -> int:
         box = tuple(parse_box(args.box))
     if box is None:
         raise ValueError(f"--source {args.source} has no groundtruth file: give the initial box with --box X,Y,W,H")
+    if args.weights is None:
+        import torch
+
+        torch.manual_seed(0)  # the same random weights every run, so the cached ONNX export is reused
     model = model_from_args(args)
     params = TrackerParams.for_benchmark("default", model.config)
     if args.online_templates is not None:

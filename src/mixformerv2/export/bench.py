@@ -58,7 +58,7 @@ class BackendRun:
     def summary(self, reference_ms: Optional[float], peak_gflops: float) -> Dict[str, float]:
         ms = 1e3 * np.asarray(self.seconds)
         median = float(np.median(ms))
-        gflops = 2.0 * self.gmacs / median  # GMAC per ms -> GFLOP per s
+        gflops = 2.0 * self.gmacs / (median / 1e3)  # GFLOP per frame / seconds per frame
         return {"median_ms": round(median, 3), "p90_ms": round(float(np.percentile(ms, 90)), 3),
                 "fps": round(1e3 / median, 2),
                 "speedup_vs_torch_full": round(reference_ms / median, 3) if reference_ms else None,
@@ -112,12 +112,14 @@ def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
         runs[name] = BackendRun(name, gmacs)
     order = frame_order(len(frames), warmup + num_frames)
     for name, tracker in trackers.items():
+        torch.set_num_threads(_torch_threads(tracker, threads))
         tracker.init(frames[0], list(box))
         for i in order[:warmup]:
             tracker.update(frames[i])
     timed = order[warmup:]
     for start in range(0, len(timed), chunk):
         for name, tracker in trackers.items():
+            torch.set_num_threads(_torch_threads(tracker, threads))
             run = runs[name]
             for i in timed[start:start + chunk]:
                 t0 = time.perf_counter()
@@ -140,6 +142,14 @@ def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
             "peak_gflops": round(peak, 1), "backends": report_backends,
             "load_average": {"before": [round(v, 2) for v in load_before],
                              "after": [round(v, 2) for v in os.getloadavg()]}}
+
+
+def _torch_threads(tracker: Tracker, threads: int) -> int:
+    """torch's thread count while this tracker runs: the backend's threads for the PyTorch backends; one for
+    the others (torch then only normalises crops, and idle torch threads would spin against the backend)."""
+    from .backends import OnnxBackend
+
+    return 1 if isinstance(tracker.backend, OnnxBackend) else threads
 
 
 def _model_name(model: MixFormerV2) -> str:
