@@ -109,3 +109,14 @@ def test_backend_from_an_export_directory_needs_no_pytorch_model(model, tmp_path
 def test_teacher_is_refused(tmp_path):
     with pytest.raises(ValueError, match="score head"):
         OnnxBackend(build_model(dict(TINY, head="corner")))
+
+
+@pytest.mark.slow
+def test_small_model_onnx_tracks_like_torch_on_a_real_sequence():
+    """MixFormerV2-S (random weights), float32 ONNX against the cached PyTorch tracker: IoU >= 0.999 per frame."""
+    torch.manual_seed(0)
+    small = build_model("mixformerv2-s").eval()
+    frames, box = real_sequence("otb-Couple")
+    torch_boxes, _ = track(small, "torch", frames, box)
+    onnx_boxes, _ = track(small, "onnx", frames, box)
+    assert iou_xywh(onnx_boxes, torch_boxes).min() >= 0.999

@@ -70,6 +70,7 @@ def test_int8_quantizes_only_the_backbone_weight_products(tmp_path):
     ops = [n.op_type for n in graph.graph.node]
     assert ops.count("MatMulInteger") == 4 * model.config.depth  # qkv, proj, fc1, fc2 of each block
     assert ExportManifest.load(tmp_path).quantized["int8"]["mode"] == "dynamic"
+    assert ExportManifest.load(tmp_path).quantized["int8"]["per_channel"] is False
     fp32, int8 = OnnxTrackingGraphs(tmp_path, "float32", 1), OnnxTrackingGraphs(tmp_path, "int8", 1)
     g = torch.Generator().manual_seed(3)
     keys, values = fp32.encode(torch.randn(1, 2, 3, 32, 32, generator=g).numpy())
@@ -125,7 +126,7 @@ def test_static_int8_calibrated_on_real_crops(tmp_path, capsys):
     assert main(["export", "--model", str(config), "--out", str(out), "--int8", "static", "--calibration",
                  *map(str, sequences), "--calibration-frames", "6"]) == 0
     int8 = ExportManifest.load(out).quantized["int8"]
-    assert int8["mode"] == "static" and int8["calibration_samples"] == 6
+    assert int8["mode"] == "static" and int8["calibration_samples"] == 6 and int8["per_channel"] is True
     assert int8["quantized_matmuls"] == 4 * TINY["depth"]
     ops = [n.op_type for n in onnx.load(str(out / "search_step.int8.onnx")).graph.node]
     assert ops.count("QuantizeLinear") >= 2 * TINY["depth"]

@@ -1,6 +1,7 @@
 """`mixformerv2 export`: ONNX graphs (template encoder, search step) checked against PyTorch, plus int8."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def register(sub) -> None:
                         "from --calibration), or none")
     p.add_argument("--calibration", type=Path, nargs="+", default=None, metavar="SEQUENCE",
                    help="sequence folders (frames + ground truth) whose crops calibrate --int8 static")
+    p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
+                   help="int8 weight scales per output channel (default: per matrix for dynamic, per channel "
+                        "for static)")
     p.add_argument("--calibration-frames", type=int, default=64,
                    help="number of calibration crops for --int8 static (default 64)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
@@ -48,7 +52,7 @@ def run(args) -> int:
             from ..export.calibration import calibration_feeds
 
             calibration = calibration_feeds(args.out, args.calibration, args.calibration_frames)
-        quantize_search_step(args.out, args.int8, calibration)
+        quantize_search_step(args.out, args.int8, calibration, per_channel=args.per_channel)
         manifest = type(manifest).load(args.out)
     for name in sorted(p.name for p in args.out.glob("*.onnx")):
         print(f"wrote {args.out / name}")

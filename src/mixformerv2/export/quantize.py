@@ -66,7 +66,8 @@ class _Reader:
 
 
 def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
-                         calibration: Optional[List[Mapping[str, np.ndarray]]] = None) -> Path:
+                         calibration: Optional[List[Mapping[str, np.ndarray]]] = None,
+                         per_channel: Optional[bool] = None) -> Path:
     """Write ``search_step.int8.onnx`` into an export directory and record it in the manifest.
 
     mode "dynamic": weights int8 (7-bit range, so that AVX2's u8*s8 products cannot saturate), activations
@@ -93,17 +94,20 @@ def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
         if mode == "dynamic":
             nodes = _backbone_matmuls(graph, weights_only=True)
             quantize_dynamic(str(prepared), str(Path(tmp) / "q.onnx"), op_types_to_quantize=["MatMul"],
-                             nodes_to_quantize=nodes, per_channel=False, reduce_range=True,
+                             nodes_to_quantize=nodes, per_channel=bool(per_channel), reduce_range=True,
                              weight_type=QuantType.QInt8)
         else:
             nodes = _backbone_matmuls(graph, weights_only=True)
             quantize_static(str(prepared), str(Path(tmp) / "q.onnx"), _Reader(calibration),
                             quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes,
-                            per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
+                            per_channel=per_channel is None or per_channel, reduce_range=True,
+                            activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
         Path(tmp, "q.onnx").replace(target)
     _make_readable(target)
-    manifest.quantized["int8"] = {"graph": INT8_SEARCH_GRAPH, "mode": mode, "quantized_matmuls": len(nodes),
+    per_channel = bool(per_channel) if mode == "dynamic" else per_channel is None or per_channel
+    manifest.quantized["int8"] = {"graph": INT8_SEARCH_GRAPH, "mode": mode, "per_channel": per_channel,
+                                  "quantized_matmuls": len(nodes),
                                   "calibration_samples": len(calibration) if mode == "static" else 0}
     manifest.save(export_dir)
     log.info("int8 search step (%s, %d matrix products) written to %s", mode, len(nodes), target)
