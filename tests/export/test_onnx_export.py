@@ -137,3 +137,10 @@ def test_static_int8_calibrated_on_real_crops(tmp_path, capsys):
     assert main(["export", "--model", str(config), "--out", str(tmp_path / "x"), "--calibration",
                  str(sequences[0])]) == 2
     assert "only used with --int8 static" in capsys.readouterr().err
+
+
+def test_a_half_precision_model_is_exported_in_float32(tmp_path):
+    half = tiny_model().half()
+    manifest = export_onnx(half, tmp_path, check=False)
+    assert manifest.model_config == half.config
+    assert max(check_export(tiny_model().half().float(), tmp_path).values()) <= EXPORT_TOLERANCE

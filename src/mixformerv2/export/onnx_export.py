@@ -7,6 +7,7 @@ number of cached template tokens.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -73,6 +74,14 @@ class ExportManifest:
             raise ExportError(f"{path} is not a valid export manifest: {exc}") from exc
 
 
+def _float32_cpu(model: MixFormerV2) -> MixFormerV2:
+    """The model itself when it is float32 on the CPU, else a float32 CPU copy (the graphs are float32)."""
+    param = next(model.parameters())
+    if param.dtype == torch.float32 and param.device.type == "cpu":
+        return model
+    return copy.deepcopy(model).float().cpu()
+
+
 def _make_readable(path: Path) -> None:
     """Give a file written through a private temporary file the usual permissions (0666 minus umask)."""
     umask = os.umask(0)
@@ -116,7 +125,7 @@ def export_onnx(model: MixFormerV2, out_dir: Union[str, Path], opset: int = DEFA
     and, if ``check``, verify them against PyTorch (raises ExportError beyond ``tolerance``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
+    model = _float32_cpu(model).eval()
     config = model.config
     # Trace with batch 2 and two online templates so that no size is mistaken for a constant.
     templates, search = _example_inputs(config, batch=2, num_online=2)
@@ -163,7 +172,7 @@ def check_export(model: MixFormerV2, out_dir: Union[str, Path], tolerance: float
     manifest = ExportManifest.load(out_dir)
     encoder = _session(out_dir / manifest.template_graph)
     step = _session(out_dir / manifest.search_graph)
-    model = model.eval()
+    model = _float32_cpu(model).eval()
     worst: Dict[str, float] = {}
     for case, (batch, num_online) in enumerate(cases):
         templates, search = _example_inputs(model.config, batch, num_online, seed=100 + case)
