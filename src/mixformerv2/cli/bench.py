@@ -14,7 +14,6 @@ from ..model.checkpoint import atomic_write
 from .common import add_model_arguments, model_from_args
 
 DEFAULT_BACKENDS = ("torch-full", "torch", "onnx", "onnx-int8")
-GROUND_TRUTH_FILES = ("groundtruth_rect.txt", "groundtruth.txt")
 
 
 def register(sub) -> None:
@@ -92,13 +91,18 @@ def read_frames(source: str, limit: int) -> List[np.ndarray]:
 
 
 def first_ground_truth_box(source: str) -> Optional[Tuple[float, float, float, float]]:
-    folder = Path(source)
-    for name in GROUND_TRUTH_FILES:
-        if (folder / name).is_file():
-            from ..evaluation.annotations import read_regions
+    """The first ground-truth box (x, y, w, h pixels) of a sequence folder, or None when it has none."""
+    from ..evaluation.annotations import read_regions
+    from ..export.calibration import ground_truth_file
 
-            return tuple(float(v) for v in read_regions(folder / name)[0])
-    return None
+    folder = Path(source)
+    if not folder.is_dir():
+        return None
+    try:
+        path = ground_truth_file(folder)
+    except FileNotFoundError:
+        return None
+    return tuple(float(v) for v in read_regions(path)[0])
 
 
 def run(args) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..model.mixformer import MixFormerV2
-from .onnx_export import ExportError, ExportManifest, export_onnx
+from .onnx_export import ExportManifest, export_onnx
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +76,4 @@ def cached_export(model: MixFormerV2, int8: bool = False) -> Path:
     return target
 
 
-__all__ = ["EXPORT_FORMAT_VERSION", "ExportError", "cache_root", "cached_export", "model_fingerprint"]
+__all__ = ["EXPORT_FORMAT_VERSION", "cache_root", "cached_export", "model_fingerprint"]

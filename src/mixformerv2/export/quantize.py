@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Union
 
 import numpy as np
 
-from .onnx_export import ExportError, ExportManifest, _make_readable
+from .onnx_export import ExportManifest, _make_readable
 
 log = logging.getLogger(__name__)
 
