@@ -5,7 +5,7 @@ import torch
 
 from mixformerv2 import build_model
 from mixformerv2.export import OnnxBackend, OnnxInt8Backend, export_onnx
-from mixformerv2.export.bench import iou_xywh
+from mixformerv2.evaluation.metrics import iou as iou_xywh
 from mixformerv2.export.cache import cached_export, model_fingerprint
 from mixformerv2.export.quantize import quantize_search_step
 from mixformerv2.tracking import Tracker, TrackerParams, available_backends

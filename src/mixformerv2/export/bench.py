@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from ..evaluation.metrics import iou
 from ..model.cost import mac_counts
 from ..model.mixformer import MixFormerV2
 from ..tracking import Tracker, TrackerParams
@@ -78,12 +79,6 @@ def frame_order(num_frames: int, needed: int) -> List[int]:
     return order[1:needed + 1]
 
 
-def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from ..evaluation.metrics import iou
-
-    return iou(a, b)
-
-
 def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[np.ndarray], box: Sequence[float],
                   threads: int, num_frames: int = 100, warmup: int = 10, chunk: int = 10,
                   params: Optional[TrackerParams] = None, peak_gflops: Optional[float] = None,
@@ -134,7 +129,7 @@ def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
         entry = run.summary(reference_ms, peak)
         ref = ACCURACY_REFERENCE.get(name)
         if ref in runs:
-            ious = iou_xywh(np.asarray(run.boxes), np.asarray(runs[ref].boxes))
+            ious = iou(np.asarray(run.boxes), np.asarray(runs[ref].boxes))
             entry.update({"iou_vs": ref, "mean_iou": round(float(np.mean(ious)), 4),
                           "min_iou": round(float(np.min(ious)), 4)})
         report_backends[name] = entry
