@@ -45,7 +45,7 @@ def test_bench_reports_every_backend_on_a_real_sequence(tmp_path, tiny_config, c
                  "--source", str(sequence), "--backend", "torch,onnx", "onnx-int8", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["model"] == "custom" and report["threads"] == 1 and report["frames"] == 12
-    assert report["peak_gflops"] > 0
+    assert report["peak_gflops"] > 0 and report["weights"] == "random (seed 0)"
     assert list(report["backends"]) == ["torch-full", "torch", "onnx", "onnx-int8"]
     for name, entry in report["backends"].items():
         assert {"median_ms", "p90_ms", "fps", "speedup_vs_torch_full"} <= set(entry)

@@ -142,6 +142,7 @@ def run(args) -> int:
                            warmup=args.warmup, params=params, progress=progress)
     print(file=sys.stderr)
     report["source"] = source
+    report["weights"] = str(args.weights) if args.weights is not None else "random (seed 0)"
     print(format_report(report))
     if args.json is not None:
         text = json.dumps(report, indent=2) + "\n"
@@ -151,7 +152,8 @@ def run(args) -> int:
 
 def format_report(report: dict) -> str:
     lines = [f"model {report['model']}, {report['threads']} threads, {report['frames']} timed frames per backend "
-             f"after {report['warmup']} warm-up ({report.get('source', '')}); float32 matmul peak "
+             f"after {report['warmup']} warm-up ({report.get('source', '')}, weights {report.get('weights', '?')}); "
+             f"float32 matmul peak "
              f"{report['peak_gflops']:.1f} GFLOP/s; load average {report['load_average']['before'][0]:.2f} before, "
              f"{report['load_average']['after'][0]:.2f} after",
              f"{'backend':<11} {'median ms':>9} {'p90 ms':>8} {'FPS':>7} {'GMACs':>6} {'GFLOP/s':>8} {'of peak':>8} "
