@@ -60,6 +60,9 @@ def cached_export(model: MixFormerV2, int8: bool = False) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         log.info("exporting the model to ONNX (once; cached in %s)", target)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the cache is an ordinary folder
         try:
             export_onnx(model, staging)
             if target.exists():  # a half-written directory from an interrupted run
