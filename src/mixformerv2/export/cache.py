@@ -1,0 +1,82 @@
+"""Exports made on demand for the ONNX tracker backends, kept on disk keyed by the model's weights.
+
+The directory is ``$MIXFORMERV2_CACHE/onnx/<fingerprint>`` (default ``~/.cache/mixformerv2``, or
+``$XDG_CACHE_HOME/mixformerv2``). The fingerprint covers the model config, every weight, and the versions
+of torch, onnx and onnxruntime, so a changed model or toolchain gets a fresh export.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..model.mixformer import MixFormerV2
+from .onnx_export import ExportManifest, export_onnx
+
+log = logging.getLogger(__name__)
+
+# Bump when the exported graphs change for the same model, so that old cached exports are not reused.
+EXPORT_FORMAT_VERSION = 1
+
+
+def cache_root() -> Path:
+    if os.environ.get("MIXFORMERV2_CACHE"):
+        return Path(os.environ["MIXFORMERV2_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mixformerv2"
+
+
+def model_fingerprint(model: MixFormerV2) -> str:
+    """A hex digest of the config, the weights and the export toolchain."""
+    import onnx
+    import onnxruntime
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"config": model.config.to_dict(), "format": EXPORT_FORMAT_VERSION,
+                              "torch": torch.__version__, "onnx": onnx.__version__,
+                              "onnxruntime": onnxruntime.__version__}, sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        array = np.ascontiguousarray(tensor.detach().cpu().float().numpy())
+        digest.update(f"{name}:{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()[:24]
+
+
+def cached_export(model: MixFormerV2, int8: bool = False) -> Path:
+    """The export directory of ``model`` (exported and checked against PyTorch on first use; with ``int8``
+    also holding the dynamically quantized search step)."""
+    from .quantize import quantize_search_step
+
+    root = cache_root() / "onnx"
+    target = root / model_fingerprint(model)
+    if not (target / "manifest.json").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        log.info("exporting the model to ONNX (once; cached in %s)", target)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the cache is an ordinary folder
+        try:
+            export_onnx(model, staging)
+            if target.exists():  # a half-written directory from an interrupted run
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(staging, target)
+        except OSError:
+            if not (target / "manifest.json").is_file():  # not a concurrent process that won the race
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if int8 and "int8" not in ExportManifest.load(target).quantized:
+        log.info("quantizing the search step to int8 (once; cached in %s)", target)
+        quantize_search_step(target, "dynamic")
+    return target
+
+
+__all__ = ["EXPORT_FORMAT_VERSION", "cache_root", "cached_export", "model_fingerprint"]

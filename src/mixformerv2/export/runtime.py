@@ -1,0 +1,68 @@
+"""Running an export directory with ONNX Runtime: the template encoder and the (float32 or int8) search step."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from ..model.config import ModelConfig
+from .onnx_export import ExportError, ExportManifest
+
+
+def make_session(path: Union[str, Path], threads: Optional[int] = None):
+    """An ONNX Runtime CPU session with all graph optimizations and ``threads`` intra-op threads
+    (None: ONNX Runtime's default, one per physical core). Threads do not spin-wait after a run, so idle
+    sessions leave the CPU to others (the tracker does its cropping between runs)."""
+    import onnxruntime as ort
+
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxTrackingGraphs:
+    """The two graphs of an export directory. ``precision`` "float32" or "int8" chooses the search step
+    (the template encoder is always float32)."""
+
+    def __init__(self, export_dir: Union[str, Path], precision: str = "float32", threads: Optional[int] = None):
+        export_dir = Path(export_dir)
+        self.manifest = ExportManifest.load(export_dir)
+        self.config: ModelConfig = self.manifest.model_config
+        if precision == "float32":
+            search_graph = self.manifest.search_graph
+        elif precision == "int8":
+            if "int8" not in self.manifest.quantized:
+                raise ExportError(f"{export_dir} has no int8 search step (export it with --int8)")
+            search_graph = self.manifest.quantized["int8"]["graph"]
+        else:
+            raise ValueError(f"precision must be 'float32' or 'int8', got {precision!r}")
+        for name in (self.manifest.template_graph, search_graph):
+            if not (export_dir / name).is_file():
+                raise ExportError(f"{export_dir / name} is missing (the export directory is incomplete)")
+        self.precision = precision
+        self.encoder = make_session(export_dir / self.manifest.template_graph, threads)
+        self.step = make_session(export_dir / search_graph, threads)
+        self.output_names = list(self.manifest.search_outputs)
+
+    def encode(self, templates: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """templates (N, 1+K, 3, T, T) float32 (target template then K online templates, normalized) ->
+        keys, values (L, N, H, N_t, D)."""
+        keys, values = self.encoder.run(None, {"templates": np.ascontiguousarray(templates, dtype=np.float32)})
+        return keys, values
+
+    def search(self, search: np.ndarray, keys: np.ndarray, values: np.ndarray) -> Dict[str, np.ndarray]:
+        """search (N, 3, S, S) float32 normalized, with the keys/values of ``encode`` -> the search step's
+        outputs by name (pred_boxes (N, 1, 4) cx, cy, w, h normalized to the crop; pred_scores (N,) logits;
+        per-side bin probabilities)."""
+        outputs = self.step.run(None, {"search": np.ascontiguousarray(search, dtype=np.float32),
+                                       "keys": keys, "values": values})
+        return dict(zip(self.output_names, outputs))
