@@ -95,7 +95,8 @@ class Comparison:
             entry = out["trackers"].get(c.name)
             if entry is None:
                 continue
-            entry["fps"] = None if self.report.trackers[c.name].fps is None else round(self.report.trackers[c.name].fps, 3)
+            fps = self.report.trackers[c.name].fps
+            entry["fps"] = None if fps is None else round(fps, 3)
             entry["results"] = str(c.folder)
             entry["identity"] = c.identity
             entry["failed"] = dict(c.failed)

