@@ -168,6 +168,7 @@ def check_results_folder(results_dir: Path, identity: Dict[str, object], has_res
     """Make sure ``results_dir`` holds results of the tracker ``identity`` describes (its ``tracker.json``),
     writing the file when it is absent. ResultsMismatchError names the differences otherwise."""
     path = Path(results_dir) / MANIFEST_NAME
+    identity = json.loads(json.dumps(identity))     # as it reads back from the file (tuples are lists)
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
