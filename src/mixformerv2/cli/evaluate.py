@@ -1,4 +1,5 @@
-"""`mixformerv2 eval`: run the tracker over a benchmark (resumable, parallel), then score or package it."""
+"""`mixformerv2 eval`: run a tracker (MixFormerV2 or an OpenCV baseline) over a benchmark (resumable,
+parallel), then score or package it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +13,7 @@ def register(sub) -> None:
                                     "(resumes, --workers processes, splits across torchrun ranks)")
     add_dataset_arguments(p, "dataset split (GOT-10k: test (default)/val/train; TrackingNet: test (default)/"
                              "TRAIN_<i>; LaSOT: test/all/list file; NfS: 30 (default)/240)")
+    add_tracker_argument(p)
     names = sorted(PRESETS) + sorted(ALIASES)
     p.add_argument("--model", default=None,
                    help=f"preset ({', '.join(names)}) or JSON/YAML model config the weights must fit (default: "
@@ -20,20 +22,49 @@ def register(sub) -> None:
     p.add_argument("--results", required=True, type=Path, metavar="DIR",
                    help="folder for this tracker's result files (<seq>.txt, <seq>_time.txt)")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel processes (default 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / workers)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch and OpenCV threads per process (default: cores / workers)")
     p.add_argument("--backend", default="torch", help="tracker backend (default torch)")
     p.add_argument("--package", type=Path, default=None, metavar="ZIP",
                    help="GOT-10k / TrackingNet test: write the evaluation server's zip when all sequences are done")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete earlier results in --results and track every sequence again")
     p.add_argument("--no-score", action="store_true", help="do not score the results after the run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
+def add_tracker_argument(p, repeat: bool = False) -> None:
+    from ..tracking.baselines import tracker_names
+
+    if repeat:
+        p.add_argument("--tracker", action="append", required=True, metavar="NAME",
+                       help=f"a tracker to run, repeatable: {', '.join(tracker_names())}")
+    else:
+        p.add_argument("--tracker", default="mixformerv2", metavar="NAME",
+                       help=f"the tracker: {', '.join(tracker_names())} (default mixformerv2; the OpenCV "
+                            f"trackers take no --model/--weights/--backend)")
+
+
+def check_mixformer_options(args, tracker: str) -> None:
+    """UsageError when model options are given for an OpenCV tracker only."""
+    from ..cli import UsageError
+
+    given = [flag for flag, value, default in (("--model", args.model, None), ("--weights", args.weights, None),
+                                                ("--backend", args.backend, "torch")) if value != default]
+    if given:
+        raise UsageError(f"{', '.join(given)} apply to the mixformerv2 tracker only, not to {tracker}")
+
+
 def run(args) -> int:
     from ..evaluation.datasets import dataset_name
     from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, run_benchmark
+    from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
     from .common import model_config_arg
 
+    tracker = canonical_tracker_name(args.tracker)
+    if tracker != MIXFORMER_TRACKER:
+        check_mixformer_options(args, tracker)
     name = dataset_name(args.dataset)
     default_split = {"got10k": "test", "trackingnet": "test"}.get(name)
     dataset = open_selected(args, default_split)
@@ -43,11 +74,12 @@ def run(args) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     model = model_config_arg(args.model) if args.model else None
-    tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads)
+    tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
+                               tracker)
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = run_benchmark(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
-                            progress=not args.no_progress, model=network)
+                            progress=not args.no_progress, model=network, overwrite=args.overwrite)
     where = f"rank {summary.rank}/{summary.world_size}: " if summary.world_size > 1 else ""
     fps = f", {summary.fps:.1f} fps (tracker step)" if summary.fps else ""
     print(f"{where}{summary.assigned} sequences assigned, {summary.skipped} already finished, "

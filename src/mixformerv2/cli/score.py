@@ -7,9 +7,11 @@ from ..evaluation.datasets import DATASETS
 from ..evaluation.metrics import CONVENTIONS
 
 
-def add_dataset_arguments(p, split_help: str) -> None:
-    p.add_argument("--dataset", required=True, metavar="NAME",
-                   help=f"benchmark: {', '.join(DATASETS)} (aliases: otb100, nfs30, ...)")
+def add_dataset_arguments(p, split_help: str, default_dataset: str = None) -> None:
+    p.add_argument("--dataset", required=default_dataset is None, default=default_dataset, metavar="NAME",
+                   help=f"benchmark: {', '.join(DATASETS)} (aliases: otb100, nfs30, ...; sequences: a folder of "
+                        f"sequence folders in OTB or VOT layout)"
+                        + (f" (default {default_dataset})" if default_dataset else ""))
     p.add_argument("--root", required=True, type=Path, help="the dataset folder in its native layout "
                    "(LaSOT also: the evaluation toolkit's annos/ layout; OTB/UAV/NfS also: a pysot-style JSON file)")
     p.add_argument("--split", default=None, help=split_help)

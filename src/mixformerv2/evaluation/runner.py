@@ -9,9 +9,16 @@ run loses only the sequences in progress; running again skips the finished ones.
 Parallelism: ``workers`` processes on one machine, and under ``torchrun`` (RANK / WORLD_SIZE in the
 environment) the sequences are dealt round-robin to the ranks, each rank working through its own share
 with no coordinator: every process needs only the dataset and the shared results folder.
+
+The tracker is MixFormerV2 (``TrackerSpec.tracker="mixformerv2"``) or one of OpenCV's trackers
+(``"csrt"``, ``"kcf"``, ...; see ``tracking.baselines``); all are timed the same way (``TrackResult.time``).
+A results folder remembers which tracker filled it (``tracker.json``: the tracker, its weights' digest and
+backend, or the OpenCV version), so resuming never mixes results of different trackers or weights.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import queue as queue_module
@@ -31,12 +38,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrackerSpec:
-    """What a worker process needs to build the tracker: a preset name or model-config dict, optional
-    weights, the backend name and torch threads per process."""
+    """What a worker process needs to build the tracker. ``tracker``: "mixformerv2" or an OpenCV tracker
+    name (``tracking.baselines.tracker_names()``). For MixFormerV2: a preset name or model-config dict,
+    optional weights and the backend name. ``threads``: torch and OpenCV threads per process."""
     model: object = "s"
     weights: Optional[str] = None
     backend: str = "torch"
     threads: Optional[int] = None
+    tracker: str = "mixformerv2"
+
+    @property
+    def is_mixformer(self) -> bool:
+        from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
+
+        return canonical_tracker_name(self.tracker) == MIXFORMER_TRACKER
 
 
 @dataclass(frozen=True)
@@ -95,18 +110,33 @@ def write_results(results_dir: Path, layout: str, sequence: str, boxes: np.ndarr
     atomic_write(boxes_path, lambda tmp: Path(tmp).write_text(boxes_text))
 
 
+MANIFEST_NAME = "tracker.json"
+
+
+class ResultsMismatchError(ValueError):
+    """A results folder holds results of another tracker, other weights or another backend."""
+
+
 # -------------------------------------------------------------------------------------- tracking
 def load_tracker_model(spec: TrackerSpec):
-    """The spec's model with its weights (WeightsRequiredError without weights when none are bundled)."""
+    """The spec's MixFormerV2 model with its weights (WeightsRequiredError without weights when none are
+    bundled); None for OpenCV trackers, which have no model to load."""
     from ..tracking.pretrained import load_model
 
+    if not spec.is_mixformer:
+        return None
     return load_model(spec.model, spec.weights)
 
 
 def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
-    """A Tracker with the benchmark's official settings for the model (loaded from ``spec`` unless given)."""
+    """The tracker of ``spec``: MixFormerV2 with the benchmark's official settings for the model (loaded
+    from ``spec`` unless given), or an ``OpenCVTracker``. ``spec.threads`` also sets OpenCV's threads."""
     from ..tracking import Tracker, TrackerParams
+    from ..tracking.baselines import OpenCVTracker, set_opencv_threads
 
+    set_opencv_threads(spec.threads)
+    if not spec.is_mixformer:
+        return OpenCVTracker(spec.tracker, threads=spec.threads)
     model = model if model is not None else load_tracker_model(spec)
     try:
         params = TrackerParams.for_benchmark(_TRACKER_BENCHMARK.get(benchmark, benchmark), model.config)
@@ -116,6 +146,70 @@ def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
 
 
 _TRACKER_BENCHMARK = {"uav20l": "uav123"}
+
+
+def tracker_identity(spec: TrackerSpec, model=None) -> Dict[str, object]:
+    """What decides a tracker's boxes: for MixFormerV2 the model config, a digest of its weights and the
+    backend; for OpenCV trackers the tracker name and OpenCV's version. (Threads only change the timing.)"""
+    from ..model.checkpoint import weights_digest
+    from ..tracking.baselines import canonical_tracker_name
+
+    name = canonical_tracker_name(spec.tracker)
+    if not spec.is_mixformer:
+        import cv2
+
+        return {"tracker": name, "opencv": cv2.__version__}
+    model = model if model is not None else load_tracker_model(spec)
+    return {"tracker": name, "model": model.config.to_dict(), "weights_sha256": weights_digest(model),
+            "backend": spec.backend}
+
+
+def check_results_folder(results_dir: Path, identity: Dict[str, object], has_results: bool) -> None:
+    """Make sure ``results_dir`` holds results of the tracker ``identity`` describes (its ``tracker.json``),
+    writing the file when it is absent. ResultsMismatchError names the differences otherwise."""
+    path = Path(results_dir) / MANIFEST_NAME
+    identity = json.loads(json.dumps(identity))     # as it reads back from the file (tuples are lists)
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResultsMismatchError(f"{path} is unreadable ({exc}); delete it if the results in "
+                                       f"{results_dir} are from this tracker") from None
+        if stored != identity:
+            keys = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+            diff = "; ".join(f"{k}: {_short_value(stored.get(k))} there, {_short_value(identity.get(k))} now"
+                             for k in keys)
+            raise ResultsMismatchError(f"results folder {results_dir} holds results of another tracker "
+                                       f"configuration ({diff}); use another results folder or track every "
+                                       f"sequence again (--overwrite)")
+        return
+    if has_results:
+        log.warning("%s has results but no %s: assuming they come from this %s tracker", results_dir,
+                    MANIFEST_NAME, identity["tracker"])
+    text = json.dumps(identity, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def prepare_results_folder(results_dir: Path, layout: str, sequences: List[Sequence], identity: Dict[str, object],
+                           overwrite: bool = False) -> List[Sequence]:
+    """Get ``results_dir`` ready for the tracker ``identity`` describes and return the ``sequences`` still to
+    track. ``overwrite`` first deletes the results of ``sequences`` (and the folder's tracker.json);
+    otherwise results of another tracker configuration raise ResultsMismatchError."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for seq in sequences:
+            for path in result_paths(results_dir, layout, seq.name):
+                path.unlink(missing_ok=True)
+        (results_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    pending = [s for s in sequences if not is_finished(results_dir, layout, s)]
+    check_results_folder(results_dir, identity, has_results=len(pending) < len(sequences))
+    return pending
+
+
+def _short_value(value) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def track_sequence(tracker, sequence: Sequence, on_frame: Optional[Callable[[int], None]] = None
@@ -161,13 +255,15 @@ def distributed_rank() -> Tuple[int, int]:
 
 def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, results_dir: Path,
                   workers: int = 1, rank: Optional[int] = None, world_size: Optional[int] = None,
-                  progress: bool = True, model=None) -> RunSummary:
+                  progress: bool = True, model=None, overwrite: bool = False) -> RunSummary:
     """Track this rank's share of ``dataset`` into ``results_dir``, skipping finished sequences.
 
     ``workers`` > 1 runs sequences in that many processes (spawned; each builds the tracker once with
-    ``tracker_spec.threads`` torch threads, default cores / workers). A KeyboardInterrupt stops the workers;
-    the sequences in progress are not written. Failures of single sequences are collected in the summary.
-    ``model``: an already loaded model for the in-process path (workers load their own from the spec).
+    ``tracker_spec.threads`` torch/OpenCV threads, default cores / workers). A KeyboardInterrupt stops the
+    workers; the sequences in progress are not written. Failures of single sequences are collected in the
+    summary. ``model``: an already loaded model for the in-process path (workers load their own from the spec).
+    The folder's ``tracker.json`` must match the tracker (ResultsMismatchError otherwise) unless
+    ``overwrite``, which deletes this rank's earlier results and tracks every sequence again.
     """
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
@@ -177,14 +273,16 @@ def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: Tra
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     mine = shard(list(dataset.sequences), rank, world_size)
-    pending = [s for s in mine if not is_finished(results_dir, dataset.results_layout, s)]
+    if model is None and tracker_spec.is_mixformer:
+        model = load_tracker_model(tracker_spec)
+    pending = prepare_results_folder(results_dir, dataset.results_layout, mine, tracker_identity(tracker_spec, model),
+                                     overwrite)
     summary = RunSummary(rank, world_size, len(mine), len(mine) - len(pending))
     if not pending:
         return summary
     if tracker_spec.threads is None:
         cores = os.cpu_count() or 1
-        tracker_spec = TrackerSpec(tracker_spec.model, tracker_spec.weights, tracker_spec.backend,
-                                   max(1, cores // workers))
+        tracker_spec = dataclasses.replace(tracker_spec, threads=max(1, cores // workers))
     total_frames = sum(s.num_frames for s in pending)
     bars = _Bars(len(pending), total_frames, rank, world_size, progress)
     try:

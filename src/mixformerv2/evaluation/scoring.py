@@ -131,13 +131,15 @@ def score_results(dataset: Dataset, folders: Sequence[Path], names: Optional[Seq
                 per_seq.append(score_sequence(convention, runs[0], seq.ground_truth, visible=seq.visible, **kwargs))
         overall = aggregate(convention, per_seq)
         per_attribute = {}
-        for code in dataset.attribute_names or _attribute_codes(sequences):
+        codes = list(dataset.attribute_names)
+        codes += [c for c in _attribute_codes(sequences) if c not in dataset.attribute_names]
+        for code in codes:
             subset = [res for res, seq in zip(per_seq, sequences) if code in seq.attributes]
             if subset:
                 per_attribute[code] = aggregate(convention, subset)
         trackers[r.name] = TrackerReport(r.name, r.folder, overall, per_attribute,
                                          {res.name: _rounded(res.summary(convention)) for res in per_seq},
-                                         _fps(r, common), {res.name: res.padded_frames for res in per_seq
+                                         fps_from_times(r, common), {res.name: res.padded_frames for res in per_seq
                                                            if res.padded_frames})
         if trackers[r.name].padded:
             log.warning("%s: %d result file(s) shorter than the ground truth; their missing frames count as "
@@ -158,8 +160,9 @@ def _rounded(d: Dict[str, Optional[float]]) -> Dict[str, Optional[float]]:
     return {k: (None if v is None else round(float(v), 6)) for k, v in d.items()}
 
 
-def _fps(results: TrackerResults, sequences: Sequence[str]) -> Optional[float]:
-    """Frames per second over all time files (frame 1, the initialisation, left out)."""
+def fps_from_times(results: TrackerResults, sequences: Sequence[str]) -> Optional[float]:
+    """Frames per second of the tracker step over the time files of ``sequences`` (total frames / total
+    seconds; frame 1, the initialisation, left out); None when a time file is missing or unreadable."""
     total_time, frames = 0.0, 0
     for s in sequences:
         try:

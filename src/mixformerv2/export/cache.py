@@ -6,17 +6,15 @@ of torch, onnx and onnxruntime, so a changed model or toolchain gets a fresh exp
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..model.checkpoint import weights_digest
 from ..model.mixformer import MixFormerV2
 from .onnx_export import ExportManifest, export_onnx
 
@@ -38,15 +36,8 @@ def model_fingerprint(model: MixFormerV2) -> str:
     import onnx
     import onnxruntime
 
-    digest = hashlib.sha256()
-    digest.update(json.dumps({"config": model.config.to_dict(), "format": EXPORT_FORMAT_VERSION,
-                              "torch": torch.__version__, "onnx": onnx.__version__,
-                              "onnxruntime": onnxruntime.__version__}, sort_keys=True).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        array = np.ascontiguousarray(tensor.detach().cpu().float().numpy())
-        digest.update(f"{name}:{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()[:24]
+    return weights_digest(model, {"format": EXPORT_FORMAT_VERSION, "torch": torch.__version__,
+                                  "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__})[:24]
 
 
 def cached_export(model: MixFormerV2, int8: bool = False) -> Path:

@@ -206,3 +206,20 @@ def save_checkpoint(model: nn.Module, path: PathLike) -> None:
         atomic_write(path, lambda tmp: save_file(state, tmp, metadata={SAFETENSORS_CONFIG_KEY: json.dumps(config)}))
     else:
         atomic_write(path, lambda tmp: torch.save({"net": state, "config": config}, tmp))
+
+
+def weights_digest(model: nn.Module, extra: Optional[Mapping[str, Any]] = None) -> str:
+    """SHA-256 hex digest of the model's config (plus ``extra``, JSON-able facts such as tool versions) and
+    every weight: equal exactly when the model computes the same function."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    header = {"config": model.config.to_dict(), **dict(extra or {})}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        array = np.ascontiguousarray(tensor.detach().cpu().float().numpy())
+        digest.update(f"{name}:{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()

@@ -57,13 +57,19 @@ def _vot(root, split):
     return open_vot(root, split)
 
 
+def _sequences(root, split):
+    from .folders import open_folders
+    return open_folders(root, split)
+
+
 # name -> opener(root, split)
 DATASETS: Dict[str, Callable[[Path, Optional[str]], Dataset]] = {
     "lasot": _lasot, "lasot_ext": _lasot_ext, "got10k": _got10k, "trackingnet": _trackingnet, "tnl2k": _tnl2k,
-    "uav123": _uav123, "uav20l": _uav20l, "otb": _otb, "nfs": _nfs, "vot": _vot,
+    "uav123": _uav123, "uav20l": _uav20l, "otb": _otb, "nfs": _nfs, "vot": _vot, "sequences": _sequences,
 }
 ALIASES = {"otb100": "otb", "otb2015": "otb", "lasotext": "lasot_ext", "lasot-ext": "lasot_ext",
-           "got-10k": "got10k", "got10k_val": "got10k", "nfs30": "nfs", "uav": "uav123"}
+           "got-10k": "got10k", "got10k_val": "got10k", "nfs30": "nfs", "uav": "uav123", "folders": "sequences",
+           "mixed": "sequences"}
 
 
 def dataset_name(name: str) -> str:

@@ -223,6 +223,15 @@ def read_text_or_none(path: Path) -> Optional[str]:
     return path.read_text(encoding="utf-8", errors="replace").strip()
 
 
+def attribute_codes_loader(path: Path) -> Callable[[], Tuple[str, ...]]:
+    """Loader of a sequence's attribute codes from a text file such as OTB's ``attrs.txt`` (codes separated
+    by commas or white space, upper-cased); an absent file means no attributes."""
+    def load() -> Tuple[str, ...]:
+        text = read_text_or_none(path)
+        return tuple(t.strip().upper() for t in re.split(r"[,;\s]+", text) if t.strip()) if text else ()
+    return load
+
+
 def read_list_file(path: Path) -> List[str]:
     """Non-empty stripped lines of a text file (sequence lists)."""
     return [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from ..annotations import read_boxes
-from .base import Dataset, DatasetLayoutError, FramesUnavailableError, Sequence, image_files, read_text_or_none
+from .base import (Dataset, DatasetLayoutError, FramesUnavailableError, Sequence, attribute_codes_loader,
+                   image_files)
 from .jsonlayout import find_json, open_json_layout
 
 OTB_ATTRIBUTES = {
@@ -35,16 +36,20 @@ def open_otb(root: Path, split: Optional[str] = None, name: str = "otb") -> Data
         raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
     sequences = []
     for folder in sorted(root.iterdir(), key=lambda p: p.name.lower()):
-        if not folder.is_dir():
-            continue
-        gt_files = sorted((m.group(1), p) for p in folder.iterdir() for m in [_GT_FILE.match(p.name)] if m)
-        for index, gt_path in gt_files:
-            seq_name = folder.name if index is None else f"{folder.name}-{index}"
-            sequences.append(_native_sequence(folder, seq_name, gt_path, name))
+        if folder.is_dir():
+            sequences.extend(native_sequences(folder, name))
     if not sequences:
         raise DatasetLayoutError(f"{root} is not an OTB root: expected <Seq>/groundtruth_rect.txt with <Seq>/img/ "
                                  f"(native layout) or an OTB2015.json / OTB100.json file (pysot-style layout)")
     return Dataset(name, root, sequences, convention="ope", attribute_names=OTB_ATTRIBUTES)
+
+
+def native_sequences(folder: Path, dataset: str = "otb") -> List[Sequence]:
+    """The sequences of one OTB-native folder: ``<Seq>`` from ``groundtruth_rect.txt``, ``<Seq>-<N>`` from
+    ``groundtruth_rect.<N>.txt`` (several targets); none when the folder has no such file."""
+    gt_files = sorted((m.group(1) or "", p) for p in folder.iterdir() for m in [_GT_FILE.match(p.name)] if m)
+    return [_native_sequence(folder, folder.name if not index else f"{folder.name}-{index}", gt_path, dataset)
+            for index, gt_path in gt_files]
 
 
 def _native_sequence(folder: Path, seq_name: str, gt_path: Path, dataset: str) -> Sequence:
@@ -67,8 +72,5 @@ def _native_sequence(folder: Path, seq_name: str, gt_path: Path, dataset: str) -
                                          f"the ground truth has {n}")
         return chosen
 
-    def attributes():
-        text = read_text_or_none(folder / "attrs.txt")
-        return tuple(t.strip().upper() for t in re.split(r"[,\s]+", text) if t.strip()) if text else ()
-
-    return Sequence(seq_name, dataset, ground_truth, list_frames=frames, load_attributes=attributes)
+    return Sequence(seq_name, dataset, ground_truth, list_frames=frames,
+                    load_attributes=attribute_codes_loader(folder / "attrs.txt"))

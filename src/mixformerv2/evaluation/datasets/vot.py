@@ -1,13 +1,17 @@
 """VOT short-term: ``<root>/list.txt`` and ``<root>/<seq>/groundtruth.txt`` (rectangles, 8-value polygons or
 masks, each turned into its axis-aligned enclosing box x, y, w, h px), frames in ``<seq>/color/``,
-``<seq>/img/`` or the sequence folder itself. Scored one-pass (no re-initialisation)."""
+``<seq>/img/`` or the sequence folder itself; an optional ``<seq>/attrs.txt`` lists attribute codes.
+Scored one-pass (no re-initialisation)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
 from ..annotations import read_regions
-from .base import Dataset, DatasetLayoutError, Sequence, image_files, read_list_file
+from .base import Dataset, DatasetLayoutError, Sequence, attribute_codes_loader, image_files, read_list_file
+
+# Where a sequence's frames may be, in order of preference (else the sequence folder itself).
+FRAME_FOLDERS = ("color", "img", "imgs")
 
 
 def open_vot(root: Path, split: Optional[str] = None) -> Dataset:
@@ -25,16 +29,17 @@ def open_vot(root: Path, split: Optional[str] = None) -> Dataset:
     if not names:
         raise DatasetLayoutError(f"{root} is not a VOT root: expected list.txt and <seq>/groundtruth.txt with frames "
                                  f"in <seq>/color/ (or <seq>/)")
-    return Dataset("vot", root, [_sequence(root / n) for n in names], convention="ope", split=split)
+    return Dataset("vot", root, [vot_sequence(root / n) for n in names], convention="ope", split=split)
 
 
 def _frames(folder: Path):
-    for sub in ("color", "img", "imgs"):
+    for sub in FRAME_FOLDERS:
         if (folder / sub).is_dir():
             return image_files(folder / sub)
     return image_files(folder)
 
 
-def _sequence(folder: Path) -> Sequence:
-    return Sequence(folder.name, "vot", lambda: read_regions(folder / "groundtruth.txt"),
-                    list_frames=lambda: _frames(folder))
+def vot_sequence(folder: Path, dataset: str = "vot") -> Sequence:
+    """The sequence of one VOT-style folder (``groundtruth.txt`` of rectangles, polygons or masks)."""
+    return Sequence(folder.name, dataset, lambda: read_regions(folder / "groundtruth.txt"),
+                    list_frames=lambda: _frames(folder), load_attributes=attribute_codes_loader(folder / "attrs.txt"))

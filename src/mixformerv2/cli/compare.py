@@ -1,0 +1,72 @@
+"""`mixformerv2 compare`: several trackers (MixFormerV2, OpenCV's CSRT, KCF, ...) side by side on one dataset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model import ALIASES, PRESETS
+from .evaluate import add_tracker_argument
+from .score import add_dataset_arguments
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="run several trackers over a dataset in one run (resumable) and print "
+                                       "their success AUC, precision, normalized precision and FPS side by side",
+                       description="Every tracker runs over every sequence in this one process, taking turns per "
+                                   "sequence, with the same thread count; results go to RESULTS/<tracker> in the "
+                                   "community format and finished sequences are not tracked again.")
+    add_dataset_arguments(p, "dataset split (as for eval)", default_dataset="sequences")
+    add_tracker_argument(p, repeat=True)
+    names = sorted(PRESETS) + sorted(ALIASES)
+    p.add_argument("--model", default=None,
+                   help=f"for --tracker mixformerv2: preset ({', '.join(names)}) or JSON/YAML model config "
+                        f"(default: the config stored in or inferred from --weights)")
+    p.add_argument("--weights", type=Path, default=None, help="for --tracker mixformerv2: the checkpoint")
+    p.add_argument("--backend", default="torch", help="for --tracker mixformerv2: the backend (default torch)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch and OpenCV threads for every tracker (default: all cores)")
+    p.add_argument("--results", type=Path, default=Path("runs/compare"), metavar="DIR",
+                   help="results root: each tracker's files go to DIR/<tracker> (default runs/compare)")
+    p.add_argument("--overwrite", action="store_true", help="track every sequence again, replacing earlier results")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the scores as JSON")
+    p.add_argument("--plot", type=Path, action="append", default=None, metavar="FILE",
+                   help="write success/precision plots of all trackers (.png, .pdf or .svg; repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..cli import UsageError
+    from ..evaluation.compare import run_comparison
+    from ..evaluation.runner import TrackerSpec
+    from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
+    from .common import model_config_arg
+    from .score import open_selected
+
+    trackers = [canonical_tracker_name(t) for t in args.tracker]
+    if MIXFORMER_TRACKER not in trackers:
+        from .evaluate import check_mixformer_options
+
+        check_mixformer_options(args, " and ".join(trackers))
+    if args.weights is not None and not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} does not exist")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    for path in args.plot or []:
+        if path.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise UsageError(f"plot file {path} must end in .png, .pdf or .svg")
+    dataset = open_selected(args)
+    model = model_config_arg(args.model) if args.model else None
+    weights = str(args.weights) if args.weights else None
+    specs = [TrackerSpec(model, weights, args.backend, args.threads, t) for t in trackers]
+    comparison = run_comparison(dataset, specs, args.results, threads=args.threads, overwrite=args.overwrite,
+                                progress=not args.no_progress)
+    print(comparison.format_table())
+    if args.json:
+        comparison.write_json(args.json)
+        print(f"wrote {args.json}")
+    for path in args.plot or []:
+        from ..evaluation.plots import plot_report
+
+        plot_report(comparison.report, path)
+        print(f"wrote {path}")
+    return 1 if comparison.failed else 0
