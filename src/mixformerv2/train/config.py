@@ -166,6 +166,11 @@ def _build(cls, data: Any, where: str):
             if isinstance(default, bool) and not isinstance(value, bool):
                 raise ConfigError(f"config key {where}.{name} must be true or false, got {value!r}".replace(" .", " "))
             if isinstance(default, (int, float)) and not isinstance(default, bool) and value is not None:
+                if isinstance(value, str):  # YAML 1.1 reads 2e-3 (no dot) as a string
+                    try:
+                        value = float(value) if isinstance(default, float) else int(value)
+                    except ValueError:
+                        pass
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ConfigError(f"config key {f'{where}.{name}'.lstrip('.')} must be a number, got {value!r}")
                 value = type(default)(value) if isinstance(default, float) else value
