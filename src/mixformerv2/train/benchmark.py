@@ -31,8 +31,7 @@ def training_throughput(config_path: str, processes: int, steps: int, warmup: in
                "--max-steps", str(total), "--no-checkpoints", "--no-progress", "--device", device,
                "--timing-json", str(timing), *overrides, "val.every=0", "optim.epochs=1",
                f"data.samples_per_epoch={(total + 1) * batch}"]
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+        env = dict(os.environ)  # threads per process: torchrun's and the trainer's defaults
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0 or not timing.is_file():

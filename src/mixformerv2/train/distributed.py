@@ -26,9 +26,11 @@ class DistInfo:
         return self.world_size > 1
 
 
-def setup_distributed(device: str = "auto") -> DistInfo:
+def setup_distributed(device: str = "auto", data_workers: int = 0) -> DistInfo:
     """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK,
-    MASTER_ADDR/PORT); without it, a single process. ``device``: auto (CUDA if present), cpu or cuda."""
+    MASTER_ADDR/PORT); without it, a single process. ``device``: auto (CUDA if present), cpu or cuda.
+    On the CPU, unless OMP_NUM_THREADS is set, each process uses its share of the cores, halved when
+    ``data_workers`` load data beside it (oversubscribed cores slow training down several times)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -44,8 +46,8 @@ def setup_distributed(device: str = "auto") -> DistInfo:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     if not use_cuda and "OMP_NUM_THREADS" not in os.environ:
-        # Share the cores among the processes of this machine.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, local_world)))
+        share = (os.cpu_count() or 1) // max(1, local_world)
+        torch.set_num_threads(max(1, share // 2 if data_workers > 0 else share))
     return DistInfo(rank, world, local_rank, local_world, dev)
 
 

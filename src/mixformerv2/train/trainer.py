@@ -102,7 +102,7 @@ class Trainer:
         self.timing_file = timing_file
         self.save_checkpoints = save_checkpoints
         self.progress = progress
-        self.info: DistInfo = setup_distributed(device)
+        self.info: DistInfo = setup_distributed(device, config.data.num_workers)
         world = self.info.world_size
         if config.optim.batch_size % world:
             raise TrainingError(f"optim.batch_size {config.optim.batch_size} is not divisible by the "
