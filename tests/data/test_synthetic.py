@@ -7,8 +7,8 @@ import pytest
 from mixformerv2.data import LaSOT, SyntheticConfig, SyntheticTracking, write_lasot_benchmark
 from mixformerv2.data.photos import PhotoSourceError, resolve_photo_sources
 
-SMALL = dict(num_sequences=6, frame_width=160, frame_height=120, min_target_size=12, max_target_size=40,
-             min_length=30, max_length=60)
+SMALL = dict(photos=("skimage",), num_sequences=6, frame_width=160, frame_height=120, min_target_size=12,
+             max_target_size=40, min_length=30, max_length=60)
 
 
 def test_same_seed_same_sequences_other_seed_other_sequences():
@@ -98,7 +98,7 @@ def test_photo_sources(tmp_path):
         cv2.imwrite(str(folder / "sub" / f"p{i}.jpg"), cv2.imread(str(p)))
     (folder / "notes.txt").write_text("not a photo")
     assert len(resolve_photo_sources([str(folder)])) == 3
-    ds = SyntheticTracking(SyntheticConfig(**dict(SMALL, num_sequences=2), photos=(str(folder),)))
+    ds = SyntheticTracking(SyntheticConfig(**dict(SMALL, num_sequences=2, photos=(str(folder),))))
     assert ds.sequence(0).frame(0).shape == (120, 160, 3)
     with pytest.raises(PhotoSourceError, match="not a file, a folder"):
         resolve_photo_sources([str(tmp_path / "missing")])

@@ -66,7 +66,7 @@ def test_synthetic_command_writes_a_benchmark(tmp_path, capsys):
     cfg = tmp_path / "syn.yaml"
     cfg.write_text("frame_width: 128\nframe_height: 96\nmin_target_size: 10\nmax_target_size: 30\n"
                    "min_length: 12\nmax_length: 15\n")
-    assert main(["synthetic", str(tmp_path / "bench"), "--sequences", "2", "--config", str(cfg)]) == 0
+    assert main(["synthetic", str(tmp_path / "bench"), "--sequences", "2", "--config", str(cfg), "--photos", "skimage"]) == 0
     names = (tmp_path / "bench" / "testing_set.txt").read_text().split()
     assert len(names) == 2 and "wrote 2 sequences" in capsys.readouterr().out
     assert all(len(list((tmp_path / "bench").glob(f"*/{n}/img/*.jpg"))) >= 12 for n in names)

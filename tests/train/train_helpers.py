@@ -7,7 +7,7 @@ from typing import List
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = CONFIGS / "tiny"
 
-SMALL_SYNTHETIC = ("{type: synthetic, num_sequences: 4, frame_width: 160, frame_height: 120, min_target_size: 12, "
+SMALL_SYNTHETIC = ("{type: synthetic, photos: [skimage], num_sequences: 4, frame_width: 160, frame_height: 120, min_target_size: 12, "
                    "max_target_size: 40, min_length: 20, max_length: 40}")
 
 

@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--sequences", type=int, default=20, help="number of sequences (default 20)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     p.add_argument("--photos", nargs="+", default=None,
-                   help="photo sources: folders, files, 'skimage', 'system' (default: skimage)")
+                   help="photo sources: folders, files, 'skimage', 'system' (default: system skimage)")
     p.add_argument("--config", type=Path, default=None,
                    help="YAML file of SyntheticConfig keys (frame size, lengths, nuisance rates)")
     p.add_argument("--quality", type=int, default=92, help="JPEG quality (default 92)")

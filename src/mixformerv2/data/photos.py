@@ -30,6 +30,11 @@ SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "m
 SYSTEM_PHOTO_FOLDERS = ("/usr/share/backgrounds", "/usr/share/wallpapers")
 
 
+# Decoded photos, shared by every library of this process: (path, max_side) -> RGB array.
+_CACHE: "OrderedDict[Tuple[str, int], np.ndarray]" = OrderedDict()
+_CACHE_SIZE = [256]
+
+
 class PhotoSourceError(OSError):
     """A photo source names nothing usable."""
 
@@ -87,6 +92,8 @@ def read_rgb(path: Path, max_side: int = 0) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            if max_side:
+                im.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster
             image = np.asarray(im.convert("RGB"))
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise PhotoSourceError(f"cannot read image {path}: {exc}") from None
@@ -98,20 +105,19 @@ def read_rgb(path: Path, max_side: int = 0) -> np.ndarray:
 
 
 class PhotoLibrary:
-    """An ordered set of photos, read lazily and kept in a small per-process cache.
+    """An ordered set of photos, read lazily and kept in a per-process cache (shared by all libraries).
 
     Photos smaller than ``min_side`` on their short side are skipped when first read. ``fingerprint``
     identifies the set (names and sizes), so a synthetic dataset is reproducible only with the same one.
     """
 
-    def __init__(self, sources: Sequence[str] = ("skimage",), max_side: int = 1024, min_side: int = 96,
-                 cache_size: int = 48):
+    def __init__(self, sources: Sequence[str] = ("system", "skimage"), max_side: int = 1024, min_side: int = 96,
+                 cache_size: int = 256):
         self.sources = list(sources) if not isinstance(sources, str) else [sources]
         self.paths = resolve_photo_sources(self.sources)
         self.max_side = max_side
         self.min_side = min_side
-        self._cache: "OrderedDict[int, np.ndarray]" = OrderedDict()
-        self._cache_size = cache_size
+        _CACHE_SIZE[0] = max(_CACHE_SIZE[0], cache_size)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -141,13 +147,15 @@ class PhotoLibrary:
 
     def load(self, index: int) -> np.ndarray:
         """Photo ``index`` as RGB uint8; raises PhotoSourceError if unreadable or too small."""
-        if index in self._cache:
-            self._cache.move_to_end(index)
-            return self._cache[index]
-        image = read_rgb(self.paths[index], self.max_side)
+        key = (str(self.paths[index]), self.max_side)
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            image = _CACHE[key]
+        else:
+            image = read_rgb(self.paths[index], self.max_side)
+            _CACHE[key] = image
+            while len(_CACHE) > _CACHE_SIZE[0]:
+                _CACHE.popitem(last=False)
         if min(image.shape[:2]) < self.min_side:
             raise PhotoSourceError(f"photo {self.paths[index]} is smaller than {self.min_side} pixels")
-        self._cache[index] = image
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return image

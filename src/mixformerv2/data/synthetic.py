@@ -43,7 +43,8 @@ class SyntheticConfig:
     """Size, photo sources and nuisance rates of a synthetic split.
 
     Sizes are pixels; rates are per-sequence probabilities unless named otherwise. ``photos`` lists
-    folders, files, ``skimage`` (scikit-image's bundled photos) or ``system`` (Debian wallpaper folders).
+    folders, files, ``skimage`` (scikit-image's bundled photos) or ``system`` (Debian's wallpaper folders,
+    skipped when absent); the default takes both, so scikit-image's photos are the fallback.
     The ``test`` split draws targets and backgrounds only from a held-out part of the photos (a fixed,
     name-based ``heldout_photo_fraction`` of them); ``train`` and ``val`` use the rest.
     """
@@ -55,7 +56,7 @@ class SyntheticConfig:
     frame_height: int = 360
     min_target_size: float = 20.0
     max_target_size: float = 110.0
-    photos: Tuple[str, ...] = ("skimage",)
+    photos: Tuple[str, ...] = ("system", "skimage")
     photo_max_side: int = 1024
     heldout_photo_fraction: float = 0.2
     seed: int = 0
