@@ -86,6 +86,36 @@ def _scan(folder: Path) -> List[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
 
 
+def photo_cache_dir() -> Path:
+    """Where shrunk photos are kept between runs: $MIXFORMERV2_CACHE/photos, else ~/.cache/mixformerv2/photos."""
+    root = os.environ.get("MIXFORMERV2_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "mixformerv2")
+    return Path(root) / "photos"
+
+
+def _cached_read(path: Path, max_side: int) -> np.ndarray:
+    """read_rgb through a disk cache of the shrunk photo (.npy, keyed by path, size, mtime and max_side), so
+    large wallpapers are decoded once per machine rather than once per data-loading worker."""
+    try:
+        st = path.stat()
+        key = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{max_side}".encode()).hexdigest()[:20]
+        cached = photo_cache_dir() / f"{key}.npy"
+        if cached.is_file():
+            return np.load(cached)
+    except (OSError, ValueError):
+        cached = None
+    image = read_rgb(path, max_side)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, image)
+            os.replace(tmp, cached)
+        except OSError:  # a read-only home: no cache, no harm
+            pass
+    return image
+
+
 def read_rgb(path: Path, max_side: int = 0) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3), shrunk (area interpolation) so its longer side is <= max_side."""
     from PIL import Image, UnidentifiedImageError
@@ -152,7 +182,7 @@ class PhotoLibrary:
             _CACHE.move_to_end(key)
             image = _CACHE[key]
         else:
-            image = read_rgb(self.paths[index], self.max_side)
+            image = _cached_read(self.paths[index], self.max_side)
             _CACHE[key] = image
             while len(_CACHE) > _CACHE_SIZE[0]:
                 _CACHE.popitem(last=False)
