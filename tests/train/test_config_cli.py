@@ -1,8 +1,6 @@
 """Training configs (inheritance, overrides, errors) and the train/synthetic/benchmark-train commands."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mixformerv2.cli import main

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mixformerv2.model import build_model, load_checkpoint, save_checkpoint
 from mixformerv2.train.actors import elimination_scale
 from mixformerv2.train.convert import (load_mae_backbone, load_weights, prune_model, reduce_mlp_state,
-                                       remove_blocks_from_state, write_pruned_checkpoint)
+                                       remove_blocks_from_state)
 from mixformerv2.train.losses import (box_iou_xyxy, ciou_loss, corner_marginals, feature_mse_loss, side_kl_loss)
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2, mlp_ratio=4.0, template_size=32, search_size=64, num_bins=16)

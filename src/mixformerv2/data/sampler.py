@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .base import TrackingDataset
-from .processing import BadSampleError, PairProcessing
+from .processing import PairProcessing
 
 log = logging.getLogger(__name__)
 

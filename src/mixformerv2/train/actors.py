@@ -6,7 +6,7 @@ A batch (from TrackingSampler, already on the device) holds templates uint8 (B,K
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn

@@ -51,8 +51,6 @@ def training_throughput(config_path: str, processes: int, steps: int, warmup: in
 
 def loading_throughput(config_path: str, batches: int, overrides: Sequence[str] = ()) -> Dict[str, float]:
     """Samples per second the config's training data loader produces on its own (its num_workers)."""
-    import torch
-
     from ..data.sampler import EpochIndexSampler
     from .config import load_config
     from .trainer import Trainer
