@@ -404,9 +404,16 @@ class SyntheticTracking(TrackingDataset):
             log.warning("synthetic dataset: only %d photo(s) available for split %s; targets and backgrounds "
                         "will come from the same photo", len(self.pool), config.split)
         self._cache: LRUCache[int, SyntheticSequence] = LRUCache(cache_size)
+        self._texture: Dict[int, float] = {}
 
     def __len__(self) -> int:
         return self.config.num_sequences
+
+    def photo_texture(self, photo_id: int) -> float:
+        """How textured a whole photo is (mean gradient of a 32x32 thumbnail plus contrast); cached."""
+        if photo_id not in self._texture:
+            self._texture[photo_id] = _texture_score(self.photos.load(photo_id))
+        return self._texture[photo_id]
 
     def _rng(self, index: int) -> np.random.Generator:
         split_id = SPLITS.index(self.config.split)
@@ -442,7 +449,9 @@ def _generate(ds: SyntheticTracking, index: int) -> SyntheticSequence:
     fw, fh = cfg.frame_width, cfg.frame_height
     frame_centre = np.array([fw / 2, fh / 2])
     pool = ds.pool
-    target_photo_id = int(pool[int(rng.integers(len(pool)))])
+    # Targets come from the most textured of three random photos (flat abstract wallpapers make poor objects).
+    candidates = [int(pool[int(rng.integers(len(pool)))]) for _ in range(3)]
+    target_photo_id = max(candidates, key=ds.photo_texture)
     others = [p for p in pool if p != target_photo_id] or [target_photo_id]
     bg_photo_id = int(others[int(rng.integers(len(others)))])
     target_photo = ds.photos.load(target_photo_id)
