@@ -17,3 +17,11 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (../shared is not beside the project)")
     return path
+
+
+def pytest_configure(config) -> None:
+    """Keep the synthetic dataset's photo cache out of the user's home during tests."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("MIXFORMERV2_CACHE", tempfile.mkdtemp(prefix="mixformerv2-test-cache-"))

@@ -17,6 +17,10 @@ COMMAND_MODULES = [
     "mixformerv2.cli.compare",
     "mixformerv2.cli.export",
     "mixformerv2.cli.bench",
+    "mixformerv2.cli.train",
+    "mixformerv2.cli.prune",
+    "mixformerv2.cli.benchmark_train",
+    "mixformerv2.cli.synthetic",
 ]
 
 
@@ -35,7 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come after options (argparse stops filling a '*' positional at the first option).
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides or []) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -1,0 +1,163 @@
+"""Turning frames and boxes into training crops: square crops at a context factor, box jitter, the ground
+truth in the crop's normalized coordinates, and the photometric/geometric augmentations.
+
+Boxes are ``x, y, w, h`` in pixels unless a name says otherwise. Crops are RGB uint8 (H, W, 3) arrays; the
+network input is made by :func:`normalize_images` (on the training device, so workers ship uint8).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BadSampleError(ValueError):
+    """A frame or annotation cannot be used (the sampler logs it and draws another sample)."""
+
+
+def crop_square(image: np.ndarray, box_xywh: Sequence[float], factor: float, out_size: int
+                ) -> Tuple[np.ndarray, float, Tuple[int, int]]:
+    """Square crop of side ceil(sqrt(w*h)*factor) pixels centred on the box, resized to out_size x out_size.
+
+    Follows the tracker's crop (spec section 4): the corner is round(centre - side/2) with Python rounding,
+    the part outside the image is zeros, and (the official quirk) when the crop passes the right or bottom
+    border the last image column/row is zeros too. Sampling is bilinear at the same points as a padded crop
+    resized with cv2.INTER_LINEAR, done in one warp so the cost does not grow with the crop side.
+
+    Returns (crop uint8 (out_size, out_size, 3), resize_factor = out_size / side, (x1, y1) the crop's
+    top-left corner in image pixels).
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    if not (math.isfinite(w) and math.isfinite(h)) or w <= 0 or h <= 0:
+        raise BadSampleError(f"cannot crop around box {list(box_xywh)}: width and height must be positive")
+    side = math.ceil(math.sqrt(w * h) * factor)
+    if side < 1:
+        raise BadSampleError(f"crop around box {list(box_xywh)} at factor {factor} is smaller than one pixel")
+    img_h, img_w = image.shape[:2]
+    x1 = round(x + 0.5 * w - side * 0.5)
+    y1 = round(y + 0.5 * h - side * 0.5)
+    src = image
+    if x1 + side > img_w - 1 or y1 + side > img_h - 1:  # the quirk: far border row/column become padding
+        src = image[: img_h - 1 if y1 + side > img_h - 1 else img_h, : img_w - 1 if x1 + side > img_w - 1 else img_w]
+    scale = side / out_size
+    matrix = np.array([[scale, 0.0, x1 + 0.5 * scale - 0.5], [0.0, scale, y1 + 0.5 * scale - 0.5]])
+    crop = cv2.warpAffine(src, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return crop, out_size / side, (x1, y1)
+
+
+def box_in_crop(box_xywh: Sequence[float], resize_factor: float, origin: Tuple[int, int], out_size: int) -> np.ndarray:
+    """A box in image pixels -> the same box (x, y, w, h) normalized to a crop made by crop_square."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    return np.array([(x - origin[0]) * resize_factor, (y - origin[1]) * resize_factor,
+                     w * resize_factor, h * resize_factor], dtype=np.float32) / out_size
+
+
+def jitter_box(box_xywh: Sequence[float], center_jitter: float, scale_jitter: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """Random box around a target (pixels): width and height times exp(N(0,1) * scale_jitter), centre moved
+    by up to +-0.5 * center_jitter * sqrt(w' * h') in each direction (uniform)."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    if center_jitter == 0 and scale_jitter == 0:
+        return np.array([x, y, w, h], dtype=np.float64)
+    size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale_jitter)
+    max_offset = math.sqrt(size[0] * size[1]) * center_jitter
+    centre = np.array([x + 0.5 * w, y + 0.5 * h]) + max_offset * (rng.random(2) - 0.5)
+    return np.array([centre[0] - 0.5 * size[0], centre[1] - 0.5 * size[1], size[0], size[1]])
+
+
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB (..., 3, H, W) -> float32 network input: /255, ImageNet mean and std."""
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=images.device).view(3, 1, 1)
+    return (images.float() / 255.0 - mean) / std
+
+
+def _to_chw_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
+@dataclass
+class ProcessingConfig:
+    """Crop sizes and factors, jitter and augmentations (spec section 6 defaults)."""
+
+    template_size: int = 128
+    search_size: int = 288
+    template_factor: float = 2.0
+    search_factor: float = 5.0
+    template_center_jitter: float = 0.0
+    template_scale_jitter: float = 0.0
+    search_center_jitter: float = 4.5
+    search_scale_jitter: float = 0.5
+    brightness_jitter: float = 0.2
+    grayscale_prob: float = 0.05
+    flip_prob: float = 0.5
+    max_jitter_tries: int = 10
+
+
+class PairProcessing:
+    """Templates + search frame (with boxes) -> the network's crops and the search ground truth.
+
+    Output (all tensors): templates uint8 (K, 3, T, T); search uint8 (3, S, S); search_box float32 (4,)
+    x, y, w, h normalized to the search crop; template_boxes float32 (K, 4) likewise for each template.
+    """
+
+    def __init__(self, config: ProcessingConfig):
+        self.config = config
+
+    def _jittered_crop(self, frame: np.ndarray, box: np.ndarray, factor: float, size: int, center_jitter: float,
+                       scale_jitter: float, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        for _ in range(self.config.max_jitter_tries):
+            jittered = jitter_box(box, center_jitter, scale_jitter, rng)
+            if jittered[2] <= 0 or jittered[3] <= 0:
+                continue
+            crop, rf, origin = crop_square(frame, jittered, factor, size)
+            gt = box_in_crop(box, rf, origin, size)
+            cx, cy = gt[0] + gt[2] / 2, gt[1] + gt[3] / 2
+            if 0.0 < cx < 1.0 and 0.0 < cy < 1.0:  # the target centre must be in the crop
+                return crop, gt
+        crop, rf, origin = crop_square(frame, box, factor, size)
+        return crop, box_in_crop(box, rf, origin, size)
+
+    def __call__(self, template_frames: Sequence[np.ndarray], template_boxes: Sequence[np.ndarray],
+                 search_frame: np.ndarray, search_box: np.ndarray, rng: np.random.Generator) -> Dict[str, torch.Tensor]:
+        c = self.config
+        crops: List[np.ndarray] = []
+        boxes: List[np.ndarray] = []
+        for frame, box in zip(template_frames, template_boxes):
+            crop, gt = self._jittered_crop(frame, np.asarray(box, float), c.template_factor, c.template_size,
+                                           c.template_center_jitter, c.template_scale_jitter, rng)
+            crops.append(crop)
+            boxes.append(gt)
+        search, search_gt = self._jittered_crop(search_frame, np.asarray(search_box, float), c.search_factor,
+                                                c.search_size, c.search_center_jitter, c.search_scale_jitter, rng)
+        images = crops + [search]
+        all_boxes = boxes + [search_gt]
+        if rng.random() < c.grayscale_prob:  # joint: every frame of the sample
+            images = [np.repeat(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2) for im in images]
+        if c.brightness_jitter > 0:  # per frame
+            images = [cv2.convertScaleAbs(im, alpha=float(rng.uniform(1 - c.brightness_jitter,
+                                                                      1 + c.brightness_jitter)))
+                      for im in images]
+        if rng.random() < c.flip_prob:  # joint horizontal flip
+            images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
+            all_boxes = [np.array([1.0 - b[0] - b[2], b[1], b[2], b[3]], dtype=np.float32) for b in all_boxes]
+        k = len(crops)
+        return {
+            "templates": torch.stack([_to_chw_tensor(im) for im in images[:k]]),
+            "search": _to_chw_tensor(images[k]),
+            "search_box": torch.from_numpy(np.asarray(all_boxes[k], dtype=np.float32)),
+            "template_boxes": torch.from_numpy(np.stack(all_boxes[:k]).astype(np.float32)),
+        }
+
+
+def xywh_to_xyxy(box: torch.Tensor) -> torch.Tensor:
+    x, y, w, h = box.unbind(-1)
+    return torch.stack([x, y, x + w, y + h], dim=-1)
