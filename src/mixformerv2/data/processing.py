@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..tracking.geometry import IMAGENET_MEAN, IMAGENET_STD, crop_window
+
 
 
 class BadSampleError(ValueError):
@@ -37,12 +37,12 @@ def crop_square(image: np.ndarray, box_xywh: Sequence[float], factor: float, out
     x, y, w, h = (float(v) for v in box_xywh)
     if not (math.isfinite(w) and math.isfinite(h)) or w <= 0 or h <= 0:
         raise BadSampleError(f"cannot crop around box {list(box_xywh)}: width and height must be positive")
-    side = math.ceil(math.sqrt(w * h) * factor)
-    if side < 1:
-        raise BadSampleError(f"crop around box {list(box_xywh)} at factor {factor} is smaller than one pixel")
+    try:
+        window = crop_window((x, y, w, h), factor, out_size)  # the tracker's window arithmetic
+    except ValueError as exc:
+        raise BadSampleError(str(exc)) from None
+    x1, y1, side = window.x1, window.y1, window.side
     img_h, img_w = image.shape[:2]
-    x1 = round(x + 0.5 * w - side * 0.5)
-    y1 = round(y + 0.5 * h - side * 0.5)
     src = image
     if x1 + side > img_w - 1 or y1 + side > img_h - 1:  # the quirk: far border row/column become padding
         src = image[: img_h - 1 if y1 + side > img_h - 1 else img_h, : img_w - 1 if x1 + side > img_w - 1 else img_w]

@@ -14,7 +14,8 @@ from torch import nn
 from ..data.processing import normalize_images, xywh_to_xyxy
 from ..model.heads import box_cxcywh_to_xyxy
 from .config import TrainConfig
-from .losses import ciou_loss, corner_marginals, feature_mse_loss, l1_loss, score_bce_loss, side_kl_loss, SIDES
+from .losses import (SIDES, ciou_loss, corner_marginals, feature_mse_loss, l1_loss, score_bce_loss, side_kl_loss,
+                     side_target_loss)
 
 Stats = Dict[str, float]
 
@@ -34,7 +35,8 @@ def elimination_scale(epoch_index: int, epochs: int) -> float:
 
 
 class Actor:
-    """Base actor: box losses (CIoU + L1 on normalized x1, y1, x2, y2, ground truth clamped to [0, 1])."""
+    """Base actor: box losses (CIoU + L1 on normalized x1, y1, x2, y2, ground truth clamped to [0, 1]), plus the
+    optional ground-truth side-distribution loss (``loss.side_target``) for token heads run with logits."""
 
     stage = "base"
     uses_teacher = False
@@ -67,7 +69,12 @@ class Actor:
         l1 = l1_loss(pred, gt)
         w = self.config.loss
         loss = w.ciou * ciou + w.l1 * l1
-        return loss, {"ciou": ciou.item(), "l1": l1.item()}, iou
+        stats = {"ciou": ciou.item(), "l1": l1.item()}
+        if w.side_target > 0 and "prob_l" in out:
+            side = side_target_loss({s: out[f"prob_{s}"] for s in SIDES}, gt)
+            loss = loss + w.side_target * side
+            stats["side_target"] = side.item()
+        return loss, stats, iou
 
     def forward(self, model: nn.Module, batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Stats]:
         raise NotImplementedError
@@ -83,7 +90,8 @@ class TeacherActor(Actor):
 
     def forward(self, model, batch):
         template, online, search = model_inputs(batch)
-        out = model(template, online, search)
+        # Logits, so that a token head can also learn from loss.side_target (the box uses the softmax).
+        out = model(template, online, search, return_logits=True)
         loss, stats, iou = self.box_losses(out, batch)
         stats.update(loss=loss.item(), iou=iou.mean().item())
         return loss, stats

@@ -51,6 +51,10 @@ class LossConfig:
     kl: float = 5.0
     feature: float = 0.2
     score: float = 1.0
+    # Not in the published recipe: cross-entropy between each side's bin distribution and the ground truth
+    # coordinate split over its two nearest bins (a distribution-focal-style target). It gives the token
+    # head a dense signal when no teacher is available (training from scratch). 0 = off.
+    side_target: float = 0.0
 
 
 @dataclass

@@ -87,6 +87,32 @@ def feature_mse_loss(student: Sequence[torch.Tensor], teacher: Sequence[torch.Te
     return total / len(pairs)
 
 
+def side_target_distribution(coords: torch.Tensor, num_bins: int) -> torch.Tensor:
+    """Soft labels (..., F) for normalized coordinates (...): bin i sits at i / F, and a coordinate is split
+    linearly between its two nearest bins so that the label's expectation equals the coordinate (clamped to
+    the representable range [0, (F - 1) / F])."""
+    pos = coords.float().clamp(0.0, (num_bins - 1) / num_bins) * num_bins
+    low = pos.floor().clamp(max=num_bins - 1)
+    frac = pos - low
+    high = (low + 1).clamp(max=num_bins - 1)
+    target = torch.zeros(*coords.shape, num_bins, device=coords.device)
+    target.scatter_add_(-1, low.long().unsqueeze(-1), (1 - frac).unsqueeze(-1))
+    target.scatter_add_(-1, high.long().unsqueeze(-1), frac.unsqueeze(-1))
+    return target
+
+
+def side_target_loss(student_logits: Dict[str, torch.Tensor], gt_xyxy: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each side's logits (B, F) against ``side_target_distribution`` of the ground truth
+    (B, 4) normalized x1, y1, x2, y2, averaged over the batch and the four sides."""
+    coords = {"l": gt_xyxy[:, 0], "t": gt_xyxy[:, 1], "r": gt_xyxy[:, 2], "b": gt_xyxy[:, 3]}
+    total = 0.0
+    for side in SIDES:
+        logits = student_logits[side].float()
+        target = side_target_distribution(coords[side], logits.shape[-1])
+        total = total - (target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+    return total / len(SIDES)
+
+
 def score_bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy with logits (mean)."""
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
