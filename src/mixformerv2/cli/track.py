@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--box", action="append", required=True, metavar="X,Y,W,H",
                    help="initial box in pixels (write --box=-5,10,40,30 when x is negative); repeat for "
                         "several targets")
-    add_model_arguments(p, default=None)
+    add_model_arguments(p)
     p.add_argument("--out", type=Path, help="write one x,y,w,h line per frame (first line = the initial box); "
                                             "with several targets NAME_1.txt, NAME_2.txt, ...")
     p.add_argument("--video", type=Path, help=f"write the frames with boxes and scores drawn "
