@@ -61,3 +61,16 @@ def default_model(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(pretrained, "ASSETS", assets)
     monkeypatch.delenv(pretrained.weights_env_var(pretrained.DEFAULT_MODEL), raising=False)
     return assets / "default.safetensors"
+
+
+@pytest.fixture
+def tiny_weights_file(tmp_path_factory):
+    """Tiny random weights (not installed as the default model)."""
+    import torch
+
+    from mixformerv2 import build_model, save_checkpoint
+
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    torch.manual_seed(1)
+    save_checkpoint(build_model(TINY_DEFAULT).eval(), path)
+    return path

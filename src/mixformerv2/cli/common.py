@@ -21,8 +21,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> No
     """--model and --weights, as every command that runs MixFormerV2 has them. Neither given: the default
     model shipped with the package. ``prefix`` starts both help texts (e.g. "for --tracker mixformerv2: ")."""
     parser.add_argument("--model", default=None,
-                        help=f"{prefix}{model_choices_text()} ('default': the trained model shipped with the package), or "
-                             f"a JSON/YAML file with a model config (default: the config stored in --weights; "
+                        help=f"{prefix}{model_choices_text()} ('default': the trained model shipped with the "
+                             f"package), or a JSON/YAML file with a model config (default: the config stored in --weights; "
                              f"without --weights the default model)")
     parser.add_argument("--weights", type=Path, default=None,
                         help=f"{prefix}checkpoint: official {{'net': ...}} .pth/.pth.tar, plain state dict, or "
