@@ -212,3 +212,25 @@ def test_the_shipped_card_is_valid_and_packaged():
     assert card.path == shipped and TrackerParams(**card.tracker)
     pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
     assert "assets/*" in pyproject["tool"]["setuptools"]["package-data"]["mixformerv2"]
+
+
+@pytest.mark.slow
+def test_a_wheel_ships_the_default_model(tmp_path):
+    """Build a wheel of a copy of the project with weights in assets/: both files are in it."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from conftest import PROJECT_ROOT
+
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "build", "*.egg-info",
+                                                                         "__pycache__", "demo_output"))
+    save_checkpoint(build_model(TINY_DEFAULT), project / "src" / "mixformerv2" / "assets" / "default.safetensors")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                           str(tmp_path / "dist"), str(project)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "dist").glob("mixformerv2-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"mixformerv2/assets/default.safetensors", "mixformerv2/assets/default.json"} <= names
