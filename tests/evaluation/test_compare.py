@@ -117,11 +117,11 @@ def test_a_sequence_that_fails_is_reported_and_left_out(tmp_path, tiny_weights, 
     (["--tracker", "goturn"], "unknown tracker 'goturn'"),
     (["--tracker", "kcf", "--weights", "w.pth"], "--weights apply to the mixformerv2 tracker only"),
     (["--tracker", "kcf", "--tracker", "KCF"], "'kcf' is named twice"),
-    (["--tracker", "mixformerv2"], "weights are required"),
+    (["--tracker", "mixformerv2"], "default model is not installed"),
     (["--tracker", "kcf", "--plot", "curves.txt"], "must end in .png"),
     (["--tracker", "kcf", "--threads", "0"], "--threads must be >= 1"),
 ])
-def test_bad_input_stops_before_anything_is_written(tmp_path, capsys, extra, message):
+def test_bad_input_stops_before_anything_is_written(tmp_path, capsys, extra, message, no_default_model):
     root = make_mixed(tmp_path / "mixed")
     args = ["compare", "--root", str(root), "--results", str(tmp_path / "runs"), "--no-progress", *extra]
     assert main(args) == 2

@@ -146,10 +146,11 @@ def test_worker_processes_and_a_real_ctrl_c(tmp_path, tiny_weights):
     assert f"{len(done)} already finished, {6 - len(done)} tracked" in finished.stdout
 
 
-def test_eval_without_weights_or_with_wrong_weights_stops_before_tracking(tmp_path, tiny_weights, capsys):
+def test_eval_without_weights_or_with_wrong_weights_stops_before_tracking(tmp_path, tiny_weights, capsys,
+                                                                         no_default_model):
     root = make_lasot(tmp_path / "LaSOT", frames=False)
     assert main(["eval", "--dataset", "lasot", "--root", str(root), "--results", str(tmp_path / "r")]) == 2
-    assert "weights are required" in capsys.readouterr().err
+    assert "default model is not installed" in capsys.readouterr().err
     assert _eval(root, tiny_weights, tmp_path / "r", "--model", "s") == 2
     assert "mixformerv2 eval: error:" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

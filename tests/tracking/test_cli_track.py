@@ -171,7 +171,7 @@ def test_truncated_video_reports_the_frame_and_keeps_what_was_tracked(tiny_weigh
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temporary files left
 
 
-def test_weights_of_another_model_or_none(tiny_weights, tmp_path, capsys):
+def test_weights_of_another_model_or_none(tiny_weights, tmp_path, capsys, no_default_model):
     folder, first = crossing()
     box = ",".join(map(str, first))
     err = run_error([folder, "--box", box, "--weights", tiny_weights, "--model", "b"], capsys)
@@ -179,7 +179,7 @@ def test_weights_of_another_model_or_none(tiny_weights, tmp_path, capsys):
     err = run_error([folder, "--box", box, "--model", "s"], capsys)
     assert "weights are required" in err
     err = run_error([folder, "--box", box], capsys)
-    assert "weights are required" in err
+    assert "the default model is not installed" in err and "--weights PATH" in err
     other = tmp_path / "other.pth"
     save_checkpoint(build_model(dict(TINY, depth=1)), other)
     config = tmp_path / "tiny.json"

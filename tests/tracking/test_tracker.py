@@ -239,10 +239,10 @@ def test_teacher_model_is_refused():
 
 
 # Loading -------------------------------------------------------------------------------------------
-def test_load_needs_weights_and_checks_them(tiny_weights, tmp_path):
+def test_load_needs_weights_and_checks_them(tiny_weights, tmp_path, no_default_model):
     with pytest.raises(WeightsRequiredError, match="weights are required"):
         Tracker.load(model="s")
-    with pytest.raises(WeightsRequiredError):
+    with pytest.raises(WeightsRequiredError, match="default model is not installed"):
         Tracker.load()
     tracker = Tracker.load(tiny_weights, benchmark="got10k")
     assert tracker.params.template_size == 32 and tracker.params.update_interval == 10

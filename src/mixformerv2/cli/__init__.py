@@ -10,6 +10,7 @@ from typing import List, Optional
 
 # Subcommand modules, in the order `mixformerv2 --help` lists them.
 COMMAND_MODULES = [
+    "mixformerv2.cli.demo",
     "mixformerv2.cli.info",
     "mixformerv2.cli.track",
     "mixformerv2.cli.score",

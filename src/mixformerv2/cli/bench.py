@@ -126,10 +126,15 @@ def run(args) -> int:
         box = tuple(parse_box(args.box))
     if box is None:
         raise ValueError(f"--source {args.source} has no groundtruth file: give the initial box with --box X,Y,W,H")
-    if args.weights is None:
+    from ..tracking.pretrained import describe_weights
+    from .common import model_config_arg
+
+    weights = describe_weights(model_config_arg(args.model) if args.model is not None else None, args.weights)
+    if weights == "random":
         import torch
 
         torch.manual_seed(0)  # the same random weights every run, so the cached ONNX export is reused
+        weights = "random (seed 0)"
     model = model_from_args(args)
     params = TrackerParams.for_benchmark("default", model.config)
     if args.online_templates is not None:
@@ -142,7 +147,7 @@ def run(args) -> int:
                            warmup=args.warmup, params=params, progress=progress)
     print(file=sys.stderr)
     report["source"] = source
-    report["weights"] = str(args.weights) if args.weights is not None else "random (seed 0)"
+    report["weights"] = weights
     print(format_report(report))
     if args.json is not None:
         text = json.dumps(report, indent=2) + "\n"

@@ -7,17 +7,26 @@ from pathlib import Path
 
 import torch
 
-from ..model import ALIASES, PRESETS, build_model, load_checkpoint
+from ..model import ALIASES, PRESETS
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, default: str = "s") -> None:
-    names = sorted(PRESETS) + sorted(ALIASES)
-    default_text = default if default is not None else "the config stored in / inferred from --weights"
-    parser.add_argument("--model", default=default,
-                        help=f"preset name ({', '.join(names)}) or a JSON/YAML file with a model config "
-                             f"(default: {default_text})")
+def model_choices_text() -> str:
+    """The names --model accepts, for help texts."""
+    from ..tracking.pretrained import bundled_names
+
+    return ", ".join(bundled_names() + sorted(PRESETS) + sorted(ALIASES))
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--model and --weights, as every command that runs MixFormerV2 has them. Neither given: the default
+    model shipped with the package. ``prefix`` starts both help texts (e.g. "for --tracker mixformerv2: ")."""
+    parser.add_argument("--model", default=None,
+                        help=f"{prefix}{model_choices_text()} ('default': the trained model shipped with the "
+                             f"package), or a JSON/YAML file with a model config (default: the config stored in --weights; "
+                             f"without --weights the default model)")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="checkpoint: official {'net': ...} .pth/.pth.tar, plain state dict, or .safetensors")
+                        help=f"{prefix}checkpoint: official {{'net': ...}} .pth/.pth.tar, plain state dict, or "
+                             f".safetensors")
 
 
 def model_config_arg(value: str):
@@ -35,9 +44,11 @@ def model_config_arg(value: str):
     return value
 
 
-def model_from_args(args: argparse.Namespace) -> torch.nn.Module:
-    """The model the arguments name, with weights when --weights is given, in eval mode."""
-    config = model_config_arg(args.model)
-    if args.weights is not None:
-        return load_checkpoint(args.weights, config)
-    return build_model(config).eval()
+def model_from_args(args: argparse.Namespace, random_weights: bool = True) -> torch.nn.Module:
+    """The model the arguments name, in eval mode: --weights; the bundled weights of --model default (or of
+    nothing named); a preset or config without weights gets random weights when ``random_weights`` (model
+    statistics, speed), else WeightsRequiredError."""
+    from ..tracking.pretrained import load_model
+
+    config = model_config_arg(args.model) if args.model is not None else None
+    return load_model(config, args.weights, required=not random_weights)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import ALIASES, PRESETS
+from .common import add_model_arguments
 from .evaluate import add_tracker_argument
 from .score import add_dataset_arguments
 
@@ -16,11 +16,7 @@ def register(sub) -> None:
                                    "community format and finished sequences are not tracked again.")
     add_dataset_arguments(p, "dataset split (as for eval)", default_dataset="sequences")
     add_tracker_argument(p, repeat=True)
-    names = sorted(PRESETS) + sorted(ALIASES)
-    p.add_argument("--model", default=None,
-                   help=f"for --tracker mixformerv2: preset ({', '.join(names)}) or JSON/YAML model config "
-                        f"(default: the config stored in or inferred from --weights)")
-    p.add_argument("--weights", type=Path, default=None, help="for --tracker mixformerv2: the checkpoint")
+    add_model_arguments(p, prefix="for --tracker mixformerv2: ")
     p.add_argument("--backend", default="torch", help="for --tracker mixformerv2: the backend (default torch)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV threads for every tracker (default: all cores)")

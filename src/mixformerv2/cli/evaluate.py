@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..model import ALIASES, PRESETS
+from .common import add_model_arguments
 from .score import add_dataset_arguments, open_selected
 
 
@@ -14,11 +14,7 @@ def register(sub) -> None:
     add_dataset_arguments(p, "dataset split (GOT-10k: test (default)/val/train; TrackingNet: test (default)/"
                              "TRAIN_<i>; LaSOT: test/all/list file; NfS: 30 (default)/240)")
     add_tracker_argument(p)
-    names = sorted(PRESETS) + sorted(ALIASES)
-    p.add_argument("--model", default=None,
-                   help=f"preset ({', '.join(names)}) or JSON/YAML model config the weights must fit (default: "
-                        f"the config stored in or inferred from --weights)")
-    p.add_argument("--weights", type=Path, default=None, help="checkpoint (official .pth.tar, state dict or .safetensors)")
+    add_model_arguments(p)
     p.add_argument("--results", required=True, type=Path, metavar="DIR",
                    help="folder for this tracker's result files (<seq>.txt, <seq>_time.txt)")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel processes (default 1)")

@@ -5,6 +5,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -23,11 +24,17 @@ def register(sub) -> None:
                        description="Track one or more targets. SOURCE is a video file, a folder of images "
                                    "(natural order; a sequence folder with img/ or color/ works too) or a "
                                    "camera index. Boxes are x,y,w,h in pixels of the first frame.")
+    add_track_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_track_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of `track` (so that other commands can parse a track run with them)."""
     p.add_argument("source", metavar="SOURCE", help="video file, image folder, camera index (0, 1, ...) or stream URL")
     p.add_argument("--box", action="append", required=True, metavar="X,Y,W,H",
                    help="initial box in pixels (write --box=-5,10,40,30 when x is negative); repeat for "
                         "several targets")
-    add_model_arguments(p, default=None)
+    add_model_arguments(p)
     p.add_argument("--out", type=Path, help="write one x,y,w,h line per frame (first line = the initial box); "
                                             "with several targets NAME_1.txt, NAME_2.txt, ...")
     p.add_argument("--video", type=Path, help=f"write the frames with boxes and scores drawn "
@@ -49,7 +56,6 @@ def register(sub) -> None:
     p.add_argument("--max-frames", type=int, help="stop after this many frames (cameras run until stopped)")
     p.add_argument("--profile", action="store_true",
                    help="print the per-frame time of each part of the tracker step")
-    p.set_defaults(func=run)
 
 
 def parse_box(text: str) -> List[float]:
@@ -106,7 +112,35 @@ def profile_lines(timings: StepTimings, batch: int) -> List[str]:
             f"  overhead          {ms['overhead']:8.3f}   (step - model - template encoding)"]
 
 
+@dataclass
+class TrackingRun:
+    """What a track run did. ``boxes[i]``: target i's (x, y, w, h) px per frame, the initial box first;
+    ``timings``: the tracker step summed over the frames after the warm-up (all frames when there were too
+    few); ``wall``: seconds including decoding, drawing and writing; ``written``: the files written;
+    ``tracker``: the Tracker that ran (its params, backend and model config)."""
+
+    tracker: Tracker
+    frames: int
+    boxes: List[List[Sequence[float]]]
+    timings: StepTimings
+    after_warmup: bool
+    wall: float
+    written: List[str]
+    stopped: str = ""
+    interrupted: bool = False
+
+    @property
+    def step_fps(self) -> Optional[float]:
+        """Frames per second of the tracker step (crops, network, map-back), or None without timed frames."""
+        return self.timings.frames / self.timings.step if self.timings.frames and self.timings.step > 0 else None
+
+
 def run(args) -> int:
+    return 130 if track(args).interrupted else 0
+
+
+def track(args) -> TrackingRun:
+    """Run `track` with parsed arguments: check them, track, write --out / --video, print the summary."""
     boxes = [parse_box(b) for b in args.box]
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
@@ -127,7 +161,7 @@ def run(args) -> int:
         source.close()
 
 
-def _track(args, source, tracker: Tracker, boxes: List[List[float]], window: Optional[FrameWindow]) -> int:
+def _track(args, source, tracker: Tracker, boxes: List[List[float]], window: Optional[FrameWindow]) -> TrackingRun:
     from tqdm import tqdm
 
     tracked: List[List[Sequence[float]]] = [[] for _ in boxes]
@@ -183,9 +217,9 @@ def _track(args, source, tracker: Tracker, boxes: List[List[float]], window: Opt
         kept = f"; the {frames} frames tracked so far are in {', '.join(written)}" if written else ""
         raise FrameReadError(f"{error}{kept}", error.index)
     _summary(args, source, tracker, frames, wall, warm, written, stopped)
-    if isinstance(error, KeyboardInterrupt):
-        return 130
-    return 0
+    timings = _since(tracker.timings, warm)
+    return TrackingRun(tracker, frames, tracked, timings, timings is not tracker.timings, wall, written, stopped,
+                       isinstance(error, KeyboardInterrupt))
 
 
 def _copy(timings: StepTimings) -> StepTimings:
@@ -225,7 +259,7 @@ def _summary(args, source, tracker: Tracker, frames: int, wall: float, warm, wri
         step_ms = 1e3 * timings.step / timings.frames
         threads = args.threads if args.threads is not None else __import__("torch").get_num_threads()
         print(f"tracker step: {step_ms:.2f} ms/frame = {1e3 / step_ms:.1f} FPS "
-              f"(backend {args.backend}, {threads} threads, batch {targets}"
+              f"(backend {args.backend}, {threads} thread{'s' if threads != 1 else ''}, batch {targets}"
               + (f", after {WARMUP_FRAMES} warm-up frames" if timings is not tracker.timings else "") + ")")
     if frames and wall > 0:
         print(f"including decoding and drawing: {frames / wall:.1f} FPS ({wall:.2f} s)")

@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrackerSpec:
     """What a worker process needs to build the tracker. ``tracker``: "mixformerv2" or an OpenCV tracker
-    name (``tracking.baselines.tracker_names()``). For MixFormerV2: a preset name or model-config dict,
-    optional weights and the backend name. ``threads``: torch and OpenCV threads per process."""
-    model: object = "s"
+    name (``tracking.baselines.tracker_names()``). For MixFormerV2: a preset name, "default" or a model-config
+    dict, optional weights and the backend name (model and weights None: the default model). ``threads``: torch and OpenCV threads per process."""
+    model: object = None
     weights: Optional[str] = None
     backend: str = "torch"
     threads: Optional[int] = None
@@ -120,7 +120,7 @@ class ResultsMismatchError(ValueError):
 # -------------------------------------------------------------------------------------- tracking
 def load_tracker_model(spec: TrackerSpec):
     """The spec's MixFormerV2 model with its weights (WeightsRequiredError without weights when none are
-    bundled); None for OpenCV trackers, which have no model to load."""
+    bundled; neither model nor weights: the default model); None for OpenCV trackers, which have no model to load."""
     from ..tracking.pretrained import load_model
 
     if not spec.is_mixformer:

@@ -148,6 +148,6 @@ def _torch_threads(tracker: Tracker, threads: int) -> int:
 
 
 def _model_name(model: MixFormerV2) -> str:
-    from ..model.config import preset_name
+    from ..tracking.pretrained import model_display_name
 
-    return preset_name(model.config) or "custom"
+    return model_display_name(model.config) or "custom"

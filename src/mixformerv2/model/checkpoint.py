@@ -83,6 +83,29 @@ def read_state_dict(path: PathLike) -> Tuple[Dict[str, torch.Tensor], Optional[d
     return state, (dict(config) if config is not None else None)
 
 
+def read_stored_config(path: PathLike) -> Optional[dict]:
+    """The model config stored in a checkpoint (safetensors metadata, or our ``{'config': ...}`` entry), or
+    None. Safetensors files are read without loading their tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if _is_safetensors(path):
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"cannot read safetensors checkpoint {path}: {exc}") from None
+        if SAFETENSORS_CONFIG_KEY not in meta:
+            return None
+        try:
+            return json.loads(meta[SAFETENSORS_CONFIG_KEY])
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"checkpoint {path}: the stored model config is not JSON ({exc})") from None
+    return read_state_dict(path)[1]
+
+
 def infer_config(state: Mapping[str, torch.Tensor]) -> ModelConfig:
     """Guess the architecture from state-dict shapes. A preset is returned when one fits exactly;
     otherwise num_heads assumes the ViT convention of 64 channels per head."""

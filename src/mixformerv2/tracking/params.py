@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from ..model.config import ModelConfig, preset_name, resolve_config
+from ..model.config import ModelConfig, preset_name
 
 # Update interval (frames) of the online template per benchmark (spec section 4; official test configs).
 # GOT-10k test is the only one that differs between B and S.
@@ -111,15 +111,25 @@ class TrackerParams:
 
     @classmethod
     def for_benchmark(cls, name: str = "default",
-                      preset: Union[str, ModelConfig, None] = "mixformerv2-b") -> "TrackerParams":
-        """The official test settings of a benchmark for a model: update interval and search factor per
-        spec sections 1 and 4. ``preset``: "mixformerv2-s"/"s" or a config equal to it selects the S values;
-        anything else (B, custom students) the B values, whose search factor 5.0 is also the training one."""
+                      preset: Union[str, ModelConfig, Mapping[str, Any], None] = "mixformerv2-b") -> "TrackerParams":
+        """The test settings of a benchmark for a model: the official update interval and search factor per
+        spec sections 1 and 4. ``preset``: a preset name, bundled-model name ("default"), config dict or
+        ModelConfig. "mixformerv2-s"/"s" or a config equal to it selects the S values; anything else (B, custom
+        students) the B values, whose search factor 5.0 is also the training one. A model with the
+        architecture of an installed bundled model (the default model) then gets the settings of its model
+        card (``tracker``, and ``benchmarks[name]`` on top)."""
         key = benchmark_name(name)
         small = False
+        card = None
         if preset is not None:
-            config = resolve_config(preset) if isinstance(preset, (str, ModelConfig)) else preset
+            from .pretrained import card_for_config, model_config
+
+            config = model_config(preset)
             small = preset_name(config) == "mixformerv2-s"
+            card = card_for_config(config)
         column = 1 if small else 0
-        return cls(search_factor=_SEARCH_FACTORS.get(key, _DEFAULT_SEARCH_FACTOR)[column],
-                   update_interval=_UPDATE_INTERVALS[key][column])
+        params = cls(search_factor=_SEARCH_FACTORS.get(key, _DEFAULT_SEARCH_FACTOR)[column],
+                     update_interval=_UPDATE_INTERVALS[key][column])
+        if card is not None:
+            params = params.replace(**card.tracker_values(key))
+        return params

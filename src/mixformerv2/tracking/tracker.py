@@ -127,8 +127,10 @@ class Tracker:
              params: Optional[TrackerParams] = None, benchmark: Optional[str] = None,
              backend: Union[str, TrackerBackend] = "torch", threads: Optional[int] = None) -> "Tracker":
         """A tracker for a checkpoint. ``model``: preset name ("s", "b", ...) or config dict the weights
-        must fit; None = the config stored in / inferred from the weights. ``benchmark``: use that
-        benchmark's official settings (see TrackerParams.for_benchmark) when ``params`` is None."""
+        must fit, or "default"; None = the config stored in / inferred from the weights. Without weights
+        and model: the default model shipped with the package (BundledModelMissingError, a
+        WeightsRequiredError, when it is not installed). ``benchmark``: use that benchmark's settings (see
+        TrackerParams.for_benchmark) when ``params`` is None."""
         from .pretrained import load_model
 
         network = load_model(model, weights)
