@@ -270,6 +270,8 @@ def validate(c: TrainConfig) -> None:
     if c.data.samples_per_epoch < c.optim.batch_size:
         raise ConfigError(f"data.samples_per_epoch {c.data.samples_per_epoch} is smaller than one batch "
                           f"({c.optim.batch_size})")
+    if c.optim.amp is False:  # YAML reads a bare `off` as false
+        c.optim.amp = "off"
     if c.optim.amp not in ("auto", "off", "fp16", "bf16"):
         raise ConfigError(f"optim.amp must be auto, off, fp16 or bf16, got {c.optim.amp!r}")
     if c.elimination.epochs < 1:
