@@ -58,11 +58,11 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     over = fast_overrides(batch=2, steps_per_epoch=3, epochs=2) + TOKEN_TEACHER + [
         "checkpoint.every_steps=2", "model.drop_path_rate=0.1"]  # drop path: the torch RNG state matters
     train(tmp_path, "full", over)
-    # Stopped at step 5 (mid-epoch 2); its last checkpoint is the mid-epoch one of step 4.
+    # Stopped at step 5 (mid-epoch 2): it checkpoints there, losing nothing.
     _, partial = train(tmp_path, "cut", over, max_steps=5)
     assert partial["stopped_early"] and not (tmp_path / "cut" / "model.pth").exists()
     state = torch.load(tmp_path / "cut" / "checkpoints" / "last.pth", weights_only=True)
-    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 1, 4)
+    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 5)
     _, resumed = train(tmp_path, "cut", over, resume=True)
     assert resumed["global_step"] == 6
     _same_weights(tmp_path / "full" / "model.pth", tmp_path / "cut" / "model.pth")
@@ -144,3 +144,16 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert start["world_size"] == 1
     ck2 = torch.load(tmp_path / "two" / "checkpoints" / "last.pth", weights_only=True)
     assert ck2["world_size"] == 2 and len(ck2["rng"]) == 2
+
+
+def test_resume_follows_a_changed_learning_rate_schedule(tmp_path):
+    """A long run cut short: resumed with fewer epochs and an earlier lr drop, it follows the new schedule."""
+    over = fast_overrides(batch=2, steps_per_epoch=1, epochs=4) + TOKEN_TEACHER + ["optim.lr_drop_epochs=[4]",
+                                                                            "checkpoint.every_steps=0"]
+    train(tmp_path, "run", over, max_steps=1)
+    shorter = fast_overrides(batch=2, steps_per_epoch=1, epochs=3) + TOKEN_TEACHER + ["optim.lr_drop_epochs=[2]"]
+    trainer, result = train(tmp_path, "run", shorter, resume=True)
+    assert result["global_step"] == 3 and not result["stopped_early"]
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    base = trainer.config.optim.lr
+    assert lr < base * 0.5, (lr, base)  # dropped after epoch 2, as the new config says (the old: 4)

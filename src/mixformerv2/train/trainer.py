@@ -14,6 +14,7 @@ import logging
 import random
 import sys
 import time
+from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -274,6 +275,13 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # The schedule is the config's: a run resumed with new lr_drop_epochs (say, shortened) follows them.
+        milestones = Counter(self.config.optim.lr_drop_epochs)
+        if self.scheduler.milestones != milestones:
+            if self.info.is_main:
+                log.info("learning-rate drops now at epochs %s (the checkpoint had %s)", sorted(milestones.elements()),
+                         sorted(self.scheduler.milestones.elements()))
+            self.scheduler.milestones = milestones
         self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]
         if len(rng) != self.info.world_size:
@@ -380,16 +388,19 @@ class Trainer:
                         for k, v in stats.items():
                             writer.add_scalar(f"train/{k}", v, global_step)
                         writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], global_step)
+                    mid_epoch = step_in_epoch < self.steps_per_epoch
                     if self.max_steps is not None and global_step >= self.max_steps:
-                        stopped = True
+                        stopped = True  # nothing done is lost: mid-epoch, checkpoint here; else finish the epoch
+                        if mid_epoch:
+                            self._save(epoch, step_in_epoch, global_step, history)
                         break
                     every = c.checkpoint.every_steps
-                    if every > 0 and global_step % every == 0 and step_in_epoch < self.steps_per_epoch:
+                    if every > 0 and global_step % every == 0 and mid_epoch:
                         self._save(epoch, step_in_epoch, global_step, history)
                 del iterator
                 if bar is not None:
                     bar.close()
-                if stopped:
+                if stopped and step_in_epoch < self.steps_per_epoch:
                     break
                 self.scheduler.step()
                 train_stats = average_stats({k: v / max(count, 1) for k, v in sums.items()}, float(count), self.info)
@@ -403,6 +414,7 @@ class Trainer:
                 self._save(epoch, 0, global_step, history)
                 if main:
                     self._report(record, writer)
+            stopped = epoch < c.optim.epochs
             if main and not stopped:
                 save_checkpoint(self.model, self.output / "model.pth")
                 self.actor.finalize(self.model, self.output)
