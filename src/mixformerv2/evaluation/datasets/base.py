@@ -232,6 +232,26 @@ def natural_key(path: Path):
     return [int(p) if p.isdigit() else p.lower() for p in parts]
 
 
+def sequence_folders(root: Path, marker: str = "groundtruth.txt",
+                     nested_name: Optional[re.Pattern] = None) -> Dict[str, Path]:
+    """Sequence name -> folder for the folders holding ``marker`` directly under ``root`` or one level down
+    (inside a class or part folder), in sorted order; a nested folder must also match ``nested_name`` when
+    given. DatasetLayoutError when ``root`` is not a folder."""
+    if not root.is_dir():
+        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
+    found = {}
+    for child in sorted(root.iterdir()):
+        if not child.is_dir():
+            continue
+        if (child / marker).is_file():
+            found[child.name] = child
+            continue
+        for inner in sorted(child.iterdir()):
+            if inner.is_dir() and (inner / marker).is_file() and (nested_name is None or nested_name.match(inner.name)):
+                found[inner.name] = inner
+    return found
+
+
 def read_text_or_none(path: Path) -> Optional[str]:
     if not path.is_file():
         return None

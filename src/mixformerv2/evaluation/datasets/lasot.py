@@ -17,7 +17,7 @@ import numpy as np
 
 from ..annotations import AnnotationError, read_boxes
 from .base import (Dataset, DatasetLayoutError, Sequence, flags_for, image_files, numbered_frame, read_list_file,
-                   read_text_or_none)
+                   read_text_or_none, sequence_folders)
 
 # Attribute files hold 14 0/1 values in this order (the LaSOT toolkit's).
 LASOT_ATTRIBUTES = {
@@ -42,7 +42,7 @@ def open_lasot(root: Path, split: Optional[str] = None, name: str = "lasot") -> 
         available = {p.stem: None for p in sorted((root / "annos").glob("*.txt"))}
         make = lambda seq: _toolkit_sequence(root, seq, name)  # noqa: E731
     else:
-        dirs = _find_sequence_dirs(root)
+        dirs = sequence_folders(root, nested_name=_SEQUENCE_DIR)
         if not dirs:
             raise DatasetLayoutError(
                 f"{root} is not a {_title(name)} root: expected <class>/<class>-<n>/groundtruth.txt (the dataset "
@@ -60,22 +60,6 @@ def open_lasot(root: Path, split: Optional[str] = None, name: str = "lasot") -> 
 
 def _title(name: str) -> str:
     return "LaSOT_ext" if name == "lasot_ext" else "LaSOT"
-
-
-def _find_sequence_dirs(root: Path) -> dict:
-    found = {}
-    if not root.is_dir():
-        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
-    for child in sorted(root.iterdir()):
-        if not child.is_dir():
-            continue
-        if (child / "groundtruth.txt").is_file():
-            found[child.name] = child
-            continue
-        for grandchild in sorted(child.iterdir()):
-            if grandchild.is_dir() and (grandchild / "groundtruth.txt").is_file() and _SEQUENCE_DIR.match(grandchild.name):
-                found[grandchild.name] = grandchild
-    return found
 
 
 def _select(root: Path, available: List[str], split: Optional[str], name: str) -> List[str]:
