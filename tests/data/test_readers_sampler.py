@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 
 import cv2
 import numpy as np
@@ -31,6 +32,15 @@ def _boxes(n):
     return np.array([[10 + t, 8, 20, 16] for t in range(n)], float)
 
 
+def _same_after_pickling(ds, index, frame_ids):
+    """The data-loading workers (forkserver) receive datasets pickled: the copy must read the same data."""
+    copy = pickle.loads(pickle.dumps(ds))
+    a, b = ds.annotations(index), copy.annotations(index)
+    assert copy.sequence_name(index) == ds.sequence_name(index)
+    assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.visible, b.visible)
+    assert all(np.array_equal(x, y) for x, y in zip(ds.frames(index, frame_ids), copy.frames(index, frame_ids)))
+
+
 def test_got10k_layout_split_lists_and_visibility(tmp_path):
     root = tmp_path / "train"
     names = [f"GOT-10k_Train_{i:06d}" for i in (1, 2, 3)]
@@ -46,6 +56,7 @@ def test_got10k_layout_split_lists_and_visibility(tmp_path):
     assert [ds.sequence_name(i) for i in range(len(ds))] == [names[2], names[0]]
     assert ds.annotations(0).visible.tolist() == [True, False, False, True]
     assert ds.frames(0, [3])[0].shape == (48, 64, 3)
+    _same_after_pickling(ds, 0, [0, 3])
     assert len(GOT10k(str(root), exclude_file=str(tmp_path / "exclude.txt"))) == 2
     (tmp_path / "bad.txt").write_text("7\n")
     with pytest.raises(DatasetError, match="beyond"):
@@ -66,6 +77,12 @@ def test_lasot_trackingnet_coco_layouts(tmp_path):
     ds = LaSOT(str(lasot), exclude_file=str(tmp_path / "test.txt"))
     assert [ds.sequence_name(i) for i in range(len(ds))] == ["cat-1", "dog-3"]
     assert ds.annotations(1).visible.tolist() == [True, False, False]
+    _same_after_pickling(ds, 1, [2])
+    toolkit = tmp_path / "lasot_toolkit"
+    (toolkit / "annos").mkdir(parents=True)
+    np.savetxt(toolkit / "annos" / "cat-1.txt", _boxes(3), fmt="%d", delimiter=",")
+    with pytest.raises(DatasetError, match="no frames"):
+        LaSOT(str(toolkit))
 
     tn = tmp_path / "trackingnet"
     for chunk, seq in ((0, "a_1"), (1, "b_2")):
@@ -75,6 +92,7 @@ def test_lasot_trackingnet_coco_layouts(tmp_path):
     ds = TrackingNet(str(tn))
     assert len(ds) == 2 and ds.sequence_name(1) == "b_2" and ds.frames(1, [0, 2])[1].shape == (48, 64, 3)
     assert len(TrackingNet(str(tn), chunks=[1])) == 1
+    _same_after_pickling(ds, 1, [0, 2])
 
     coco = tmp_path / "coco"
     (coco / "annotations").mkdir(parents=True)

@@ -135,6 +135,24 @@ def test_tnl2k_language_and_frames(tmp_path):
     assert seq.language == "the white car" and len(seq.frames) == 3
 
 
+def test_sequence_folders_one_or_two_levels_down(tmp_path):
+    import re
+
+    from mixformerv2.evaluation.datasets.base import sequence_folders
+
+    for rel in ("top-1", "zoo/zoo-2", "zoo/notes", "zoo/readme-x", "aa/aa-10"):
+        (tmp_path / rel).mkdir(parents=True)
+        if rel != "zoo/notes":
+            (tmp_path / rel / "groundtruth.txt").write_text("1,2,3,4\n")
+    (tmp_path / "top-1" / "inner-3").mkdir()  # not searched: top-1 is a sequence itself
+    (tmp_path / "top-1" / "inner-3" / "groundtruth.txt").write_text("1,2,3,4\n")
+    assert list(sequence_folders(tmp_path)) == ["aa-10", "top-1", "readme-x", "zoo-2"]
+    found = sequence_folders(tmp_path, nested_name=re.compile(r"^[a-z]+-\d+$"))
+    assert found == {"aa-10": tmp_path / "aa/aa-10", "top-1": tmp_path / "top-1", "zoo-2": tmp_path / "zoo/zoo-2"}
+    with pytest.raises(DatasetLayoutError, match="does not exist"):
+        sequence_folders(tmp_path / "missing")
+
+
 CONFIG_SEQS = """function seqs=configSeqs
 seqUAV123={struct('name','bird1_1','path','d:\\\\data_seq\\\\UAV123\\\\bird1\\\\','startFrame',1,'endFrame',3,'nz',6,'ext','jpg','init_rect', [0,0,0,0]),...
     struct('name','bird1_2','path','d:\\\\data_seq\\\\UAV123\\\\bird1\\\\','startFrame',5,'endFrame',7,'nz',6,'ext','jpg','init_rect', [0,0,0,0])};

@@ -1,8 +1,11 @@
 """Readers for the training splits of GOT-10k, LaSOT, TrackingNet and COCO 2017, in their native layouts,
 and ``build_dataset`` that makes any training dataset (these or the synthetic one) from a config entry.
 
-Boxes are x, y, w, h in pixels as each dataset ships them. Annotations are read when a sequence is first
-used (and cached per process), so opening a dataset only lists its sequences.
+GOT-10k, LaSOT and TrackingNet are read by the evaluation readers (``evaluation.datasets``: one definition
+of each layout and annotation format); the classes here choose the training sequences and turn a sequence's
+flags into the sampler's visibility. Boxes are x, y, w, h in pixels as each dataset ships them. Annotations
+are read when a sequence is first used (and cached per process in a small LRU cache), so opening a dataset
+only lists its sequences.
 """
 from __future__ import annotations
 
@@ -11,124 +14,114 @@ import logging
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence
 
-import cv2
 import numpy as np
 
+from ..evaluation.datasets import DatasetLayoutError, open_dataset
+from ..evaluation.datasets import Sequence as BenchmarkSequence
+from ..evaluation.datasets.base import read_list_file, read_rgb_image
 from .base import LRUCache, SequenceAnnotations, TrackingDataset
 
 log = logging.getLogger(__name__)
 
-
-class DatasetError(OSError):
-    """A dataset folder or its annotations are missing or malformed."""
-
-
-def read_rgb_file(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetError(f"cannot read frame {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+# A dataset folder that is missing or does not hold its layout, or annotations that cannot be used: one
+# error for the training and the evaluation readers (an OSError, which the sampler logs and redraws on).
+DatasetError = DatasetLayoutError
 
 
-def read_boxes(path: Path) -> np.ndarray:
-    """x, y, w, h rows separated by commas, tabs or spaces; 'NaN' allowed. Returns (N, 4) float64."""
-    try:
-        rows = [line.replace(",", " ").replace("\t", " ").split() for line in path.read_text().splitlines()
-                if line.strip()]
-        boxes = np.array(rows, dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read boxes from {path}: {exc}") from None
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise DatasetError(f"{path} must have 4 numbers (x, y, w, h) per line, got shape {boxes.shape}")
-    return boxes
+def select_sequences(names: List[str], split_file: Optional[str], exclude_file: Optional[str],
+                     where: str) -> List[str]:
+    """``names`` restricted to ``split_file`` and without the sequences ``exclude_file`` names.
+
+    A split file lists one entry per line: sequence names, or integer indices into ``names`` (the layout
+    of GOT-10k's ``got10k_vot_train_split.txt``). DatasetError for entries that are not in ``names`` and
+    when nothing is left; ``where`` names the dataset in those messages.
+    """
+    if split_file:
+        entries = read_list_file(Path(split_file))
+        if all(e.isdigit() for e in entries):
+            bad = [e for e in entries if int(e) >= len(names)]
+            if bad:
+                raise DatasetError(f"split file {split_file} has indices {bad[:5]} beyond the {len(names)} "
+                                   f"sequences of {where}")
+            names = [names[int(e)] for e in entries]
+        else:
+            known = set(names)
+            missing = [e for e in entries if e not in known]
+            if missing:
+                raise DatasetError(f"split file {split_file} names sequences not in {where}: {missing[:5]}")
+            names = entries
+    if exclude_file:
+        excluded = set(read_list_file(Path(exclude_file)))
+        names = [n for n in names if n not in excluded]
+    if not names:
+        raise DatasetError(f"{where}: no sequences selected")
+    return names
 
 
-def read_flags(path: Path) -> np.ndarray:
-    """0/1 (or small integer) values separated by commas or newlines -> int array."""
-    try:
-        return np.array(path.read_text().replace(",", " ").split(), dtype=np.float64).astype(np.int64)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read flags from {path}: {exc}") from None
+class BenchmarkTrackingDataset(TrackingDataset):
+    """Training view of benchmark sequences opened by an evaluation reader.
 
-
-def read_name_list(path: Path) -> List[str]:
-    if not Path(path).is_file():
-        raise DatasetError(f"split list {path} does not exist")
-    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def _require_dir(root: Path, what: str) -> Path:
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(f"{what} folder {root} does not exist")
-    return root
-
-
-class GOT10k(TrackingDataset):
-    """GOT-10k train split: ``root/<seq>/00000001.jpg``, ``groundtruth.txt``, ``absence.label``, ``cover.label``.
-
-    ``root`` is the ``train`` folder. The sequences are those in ``root/list.txt`` (else the sorted
-    folders). ``split_file`` restricts them: one entry per line, either a sequence name or an integer index
-    into that list (the layout of the widely used ``got10k_vot_train_split.txt`` and
-    ``got10k_vot_val_split.txt``, which remove the sequences that overlap VOT). ``exclude_file`` removes
-    the sequences it names (e.g. ``got10k_vot_exclude.txt``). A frame is visible when it is not marked
-    absent, its cover label is > 0 and its box is valid.
+    Annotations come from each sequence's own loaders (not its unbounded cache) through an LRU cache; a
+    frame is visible when the sequence does not flag it absent (absence, full occlusion, out of view),
+    its cover level (GOT-10k) is above 0, and its box is valid. Frames are read by their file names
+    (the layout's numbering, without listing folders).
     """
 
-    name = "got10k"
-
-    def __init__(self, root: str, split_file: Optional[str] = None, exclude_file: Optional[str] = None):
-        self.root = _require_dir(Path(root), "GOT-10k")
-        list_file = self.root / "list.txt"
-        names = read_name_list(list_file) if list_file.is_file() else sorted(
-            p.name for p in self.root.iterdir() if p.is_dir())
-        if split_file:
-            entries = read_name_list(Path(split_file))
-            if all(e.isdigit() for e in entries):
-                bad = [e for e in entries if int(e) >= len(names)]
-                if bad:
-                    raise DatasetError(f"split file {split_file} has indices {bad[:5]} beyond the {len(names)} "
-                                       f"sequences of {self.root}")
-                names = [names[int(e)] for e in entries]
-            else:
-                known = set(names)
-                missing = [e for e in entries if e not in known]
-                if missing:
-                    raise DatasetError(f"split file {split_file} names sequences not in {self.root}: {missing[:5]}")
-                names = entries
-        if exclude_file:
-            excluded = set(read_name_list(Path(exclude_file)))
-            names = [n for n in names if n not in excluded]
-        if not names:
-            raise DatasetError(f"GOT-10k at {self.root}: no sequences selected")
-        self.names = names
+    def __init__(self, sequences: List[BenchmarkSequence], where: str):
+        without_frames = [s.name for s in sequences if s.frame_file is None]
+        if without_frames:
+            raise DatasetError(f"{where}: sequence(s) {', '.join(without_frames[:5])} have annotations only, no "
+                               f"frames to train on")
+        self.sequences = sequences
         self._annos: LRUCache[int, SequenceAnnotations] = LRUCache(512)
 
     def __len__(self) -> int:
-        return len(self.names)
+        return len(self.sequences)
 
     def sequence_name(self, index: int) -> str:
-        return self.names[index]
+        return self.sequences[index].name
 
     def annotations(self, index: int) -> SequenceAnnotations:
         def load() -> SequenceAnnotations:
-            folder = self.root / self.names[index]
-            boxes = read_boxes(folder / "groundtruth.txt")
+            seq = self.sequences[index]
+            boxes = seq.load_ground_truth()
+            not_absent = seq.load_visible() if seq.load_visible is not None else None
+            cover = seq.load_cover() if seq.load_cover is not None else None
             visible = np.ones(len(boxes), bool)
-            if (folder / "absence.label").is_file():
-                visible &= read_flags(folder / "absence.label")[: len(boxes)] == 0
-            if (folder / "cover.label").is_file():
-                visible &= read_flags(folder / "cover.label")[: len(boxes)] > 0
+            for flags in (not_absent, None if cover is None else cover > 0):
+                if flags is not None:  # a short flag file leaves the frames after it visible
+                    visible[: len(flags)] &= flags[: len(boxes)]
             return SequenceAnnotations(boxes, visible)
 
         return self._annos.get(index, load)
 
     def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
-        folder = self.root / self.names[index]
-        return [read_rgb_file(folder / f"{int(t) + 1:08d}.jpg") for t in frame_ids]
+        frame_file = self.sequences[index].frame_file
+        return [read_rgb_image(frame_file(int(t))) for t in frame_ids]
 
 
-class LaSOT(TrackingDataset):
+class GOT10k(BenchmarkTrackingDataset):
+    """GOT-10k train split: ``root/<seq>/00000001.jpg``, ``groundtruth.txt``, ``absence.label``, ``cover.label``.
+
+    ``root`` is the ``train`` folder (or the GOT-10k root holding it). The sequences are those in
+    ``list.txt`` (else the sorted sequence folders). ``split_file`` restricts them: one entry per line,
+    either a sequence name or an integer index into that list (the layout of the widely used
+    ``got10k_vot_train_split.txt`` and ``got10k_vot_val_split.txt``, which remove the sequences that
+    overlap VOT). ``exclude_file`` removes the sequences it names (e.g. ``got10k_vot_exclude.txt``). A frame
+    is visible when it is not marked absent, its cover label is > 0 and its box is valid.
+    """
+
+    name = "got10k"
+
+    def __init__(self, root: str, split_file: Optional[str] = None, exclude_file: Optional[str] = None):
+        dataset = open_dataset("got10k", root, "train")
+        self.root = dataset.root
+        where = f"GOT-10k at {self.root}"
+        names = select_sequences(dataset.names(), split_file, exclude_file, where)
+        super().__init__([dataset[n] for n in names], where)
+
+
+class LaSOT(BenchmarkTrackingDataset):
     """LaSOT: ``root/<class>/<class>-<k>/img/00000001.jpg``, ``groundtruth.txt``, ``full_occlusion.txt``,
     ``out_of_view.txt`` (our synthetic benchmarks use the same layout).
 
@@ -141,86 +134,31 @@ class LaSOT(TrackingDataset):
     name = "lasot"
 
     def __init__(self, root: str, split_file: Optional[str] = None, exclude_file: Optional[str] = None):
-        self.root = _require_dir(Path(root), "LaSOT")
+        dataset = open_dataset("lasot", root, "all")
+        self.root = dataset.root
         if split_file is None and (self.root / "training_set.txt").is_file():
             split_file = str(self.root / "training_set.txt")
-        if split_file:
-            names = read_name_list(Path(split_file))
-        else:
-            names = sorted(p.parent.name for p in self.root.glob("*/*/groundtruth.txt"))
-            log.info("LaSOT at %s: no split file, using all %d sequences found", self.root, len(names))
-        if exclude_file:
-            excluded = set(read_name_list(Path(exclude_file)))
-            names = [n for n in names if n not in excluded]
-        if not names:
-            raise DatasetError(f"LaSOT at {self.root}: no sequences selected")
-        self.names = names
-        self._annos: LRUCache[int, SequenceAnnotations] = LRUCache(512)
-
-    def _folder(self, index: int) -> Path:
-        name = self.names[index]
-        return self.root / name.rsplit("-", 1)[0] / name
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def sequence_name(self, index: int) -> str:
-        return self.names[index]
-
-    def annotations(self, index: int) -> SequenceAnnotations:
-        def load() -> SequenceAnnotations:
-            folder = self._folder(index)
-            boxes = read_boxes(folder / "groundtruth.txt")
-            visible = np.ones(len(boxes), bool)
-            for flag in ("full_occlusion.txt", "out_of_view.txt"):
-                if (folder / flag).is_file():
-                    values = read_flags(folder / flag)
-                    visible[: len(values)] &= values[: len(boxes)] == 0
-            return SequenceAnnotations(boxes, visible)
-
-        return self._annos.get(index, load)
-
-    def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
-        folder = self._folder(index) / "img"
-        return [read_rgb_file(folder / f"{int(t) + 1:08d}.jpg") for t in frame_ids]
+        if not split_file:
+            log.info("LaSOT at %s: no split file, using all %d sequences found", self.root, len(dataset))
+        where = f"LaSOT at {self.root}"
+        # sorted by name, as training always ordered them (the evaluation reader orders cat-2 before cat-10)
+        names = select_sequences(sorted(dataset.names()), split_file, exclude_file, where)
+        super().__init__([dataset[n] for n in names], where)
 
 
-class TrackingNet(TrackingDataset):
+class TrackingNet(BenchmarkTrackingDataset):
     """TrackingNet training chunks: ``root/TRAIN_<k>/anno/<seq>.txt`` and ``root/TRAIN_<k>/frames/<seq>/<i>.jpg``
     (frames numbered from 0). ``chunks`` selects the TRAIN_<k> folders (default: all present)."""
 
     name = "trackingnet"
 
     def __init__(self, root: str, chunks: Optional[Sequence[int]] = None):
-        self.root = _require_dir(Path(root), "TrackingNet")
-        folders = [self.root / f"TRAIN_{k}" for k in chunks] if chunks is not None else sorted(
-            self.root.glob("TRAIN_*"), key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else 0)
-        self.items: List[tuple] = []
-        for folder in folders:
-            if not (folder / "anno").is_dir():
-                raise DatasetError(f"TrackingNet chunk {folder} has no anno/ folder")
-            self.items += [(folder, p.stem) for p in sorted((folder / "anno").glob("*.txt"))]
-        if not self.items:
+        split = "train" if chunks is None else ",".join(str(int(k)) for k in chunks)
+        dataset = open_dataset("trackingnet", root, split)
+        self.root = dataset.root
+        if not len(dataset):
             raise DatasetError(f"TrackingNet at {self.root}: no sequences found")
-        self._annos: LRUCache[int, SequenceAnnotations] = LRUCache(512)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def sequence_name(self, index: int) -> str:
-        return self.items[index][1]
-
-    def annotations(self, index: int) -> SequenceAnnotations:
-        def load() -> SequenceAnnotations:
-            folder, name = self.items[index]
-            boxes = read_boxes(folder / "anno" / f"{name}.txt")
-            return SequenceAnnotations(boxes, np.ones(len(boxes), bool))
-
-        return self._annos.get(index, load)
-
-    def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
-        folder, name = self.items[index]
-        return [read_rgb_file(folder / "frames" / name / f"{int(t)}.jpg") for t in frame_ids]
+        super().__init__(dataset.sequences, f"TrackingNet at {self.root}")
 
 
 class COCO(TrackingDataset):
@@ -232,7 +170,9 @@ class COCO(TrackingDataset):
     is_video = False
 
     def __init__(self, root: str, split: str = "train2017", min_area: float = 0.0):
-        self.root = _require_dir(Path(root), "COCO")
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise DatasetError(f"COCO folder {self.root} does not exist")
         anno_file = self.root / "annotations" / f"instances_{split}.json"
         if not anno_file.is_file():
             raise DatasetError(f"COCO annotations {anno_file} do not exist")
@@ -259,7 +199,7 @@ class COCO(TrackingDataset):
         return SequenceAnnotations(np.array([self.objects[index][1]]), np.ones(1, bool))
 
     def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
-        image = read_rgb_file(self.image_dir / self.objects[index][0])
+        image = read_rgb_image(self.image_dir / self.objects[index][0])
         return [image for _ in frame_ids]
 
 

@@ -24,6 +24,13 @@ def _numbers(text: str) -> List[str]:
     return [t for t in _SEPARATORS.split(text.strip()) if t]
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
 def _parse_float(token: str) -> float:
     # numpy spells NaN "nan"; MATLAB writes "NaN"; some toolkits write "-nan" or "None"
     if token.lower() in ("nan", "-nan", "+nan", "none", "null"):
@@ -39,10 +46,7 @@ def read_number_rows(path: PathLike, columns: Union[int, Sequence[int]], what: s
     """
     path = Path(path)
     allowed = (columns,) if isinstance(columns, int) else tuple(columns)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    text = _read_text(path)
     fast = _fast_parse(text, allowed)
     if fast is not None:
         return fast
@@ -99,10 +103,7 @@ def read_boxes(path: PathLike) -> np.ndarray:
 def read_flags(path: PathLike, what: str = "0/1 flags") -> np.ndarray:
     """Integer flags, one per line or all on one line separated by commas/spaces; (N,) int64."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    text = _read_text(path)
     try:  # fast path: every token a number
         numbers = np.array(_SEPARATORS.sub(" ", text).split(), dtype=np.float64)
         if np.all(numbers == np.round(numbers)):

@@ -45,22 +45,36 @@ def _is_safetensors(path: Path) -> bool:
         return False
 
 
-def read_state_dict(path: PathLike) -> Tuple[Dict[str, torch.Tensor], Optional[dict]]:
-    """Read a checkpoint file. Returns (state_dict, stored model config or None). Never runs pickled code."""
+def _checkpoint_file(path: PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    if _is_safetensors(path):
-        from safetensors import SafetensorError, safe_open
+    return path
 
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                state = {k: f.get_tensor(k) for k in f.keys()}
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot read safetensors checkpoint {path}: {exc}") from None
-        config = json.loads(meta[SAFETENSORS_CONFIG_KEY]) if SAFETENSORS_CONFIG_KEY in meta else None
-        return state, config
+
+def _read_safetensors(path: Path, tensors: bool) -> Tuple[Optional[Dict[str, torch.Tensor]], Optional[dict]]:
+    """(state dict, or None without ``tensors``; the model config stored in the metadata, or None)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()} if tensors else None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors checkpoint {path}: {exc}") from None
+    if SAFETENSORS_CONFIG_KEY not in meta:
+        return state, None
+    try:
+        return state, json.loads(meta[SAFETENSORS_CONFIG_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"checkpoint {path}: the stored model config is not JSON ({exc})") from None
+
+
+def read_state_dict(path: PathLike) -> Tuple[Dict[str, torch.Tensor], Optional[dict]]:
+    """Read a checkpoint file. Returns (state_dict, stored model config or None). Never runs pickled code."""
+    path = _checkpoint_file(path)
+    if _is_safetensors(path):
+        return _read_safetensors(path, tensors=True)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
@@ -86,24 +100,21 @@ def read_state_dict(path: PathLike) -> Tuple[Dict[str, torch.Tensor], Optional[d
 def read_stored_config(path: PathLike) -> Optional[dict]:
     """The model config stored in a checkpoint (safetensors metadata, or our ``{'config': ...}`` entry), or
     None. Safetensors files are read without loading their tensors."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+    path = _checkpoint_file(path)
     if _is_safetensors(path):
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"cannot read safetensors checkpoint {path}: {exc}") from None
-        if SAFETENSORS_CONFIG_KEY not in meta:
-            return None
-        try:
-            return json.loads(meta[SAFETENSORS_CONFIG_KEY])
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"checkpoint {path}: the stored model config is not JSON ({exc})") from None
+        return _read_safetensors(path, tensors=False)[1]
     return read_state_dict(path)[1]
+
+
+def checkpoint_config(state: Mapping[str, torch.Tensor], stored: Optional[Mapping[str, Any]],
+                      preset_or_config: Union[str, Mapping[str, Any], ModelConfig, None] = None) -> ModelConfig:
+    """The model config for a checkpoint's weights: ``preset_or_config`` when given, else the config stored
+    in the file (``stored``, as read_state_dict returns it), else one inferred from the weights' shapes."""
+    if preset_or_config is not None:
+        return resolve_config(preset_or_config)
+    if stored is not None:
+        return ModelConfig.from_dict(stored)
+    return infer_config(state)
 
 
 def infer_config(state: Mapping[str, torch.Tensor]) -> ModelConfig:
@@ -185,13 +196,7 @@ def load_checkpoint(path: PathLike, preset_or_config: Union[str, Mapping[str, An
     from .build import build_model
 
     state, stored = read_state_dict(path)
-    if preset_or_config is not None:
-        config = resolve_config(preset_or_config)
-    elif stored is not None:
-        config = ModelConfig.from_dict(stored)
-    else:
-        config = infer_config(state)
-    model = build_model(config)
+    model = build_model(checkpoint_config(state, stored, preset_or_config))
     load_state_dict_strict(model, adapt_state_dict(state, model), source=f"checkpoint {path}")
     return model.to(map_location).eval()
 

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..model import ModelConfig, build_model
-from ..model.checkpoint import CheckpointError, adapt_state_dict, load_state_dict_strict, read_state_dict
+from ..model.checkpoint import (CheckpointError, adapt_state_dict, checkpoint_config, load_state_dict_strict,
+                               read_state_dict)
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +142,9 @@ def load_mae_backbone(model: nn.Module, path: str) -> Tuple[int, int]:
 def build_teacher(weights: str, model_config: Optional[object], template_size: int, search_size: int) -> nn.Module:
     """The frozen teacher from its checkpoint (config stored in the file, else ``model_config``), rebuilt for
     the student's crop sizes, in eval mode with gradients off."""
-    from ..model.checkpoint import infer_config
-    from ..model.config import resolve_config
-
     state, stored = read_state_dict(weights)
-    if model_config is not None:
-        config = resolve_config(model_config)
-    elif stored is not None:
-        config = ModelConfig.from_dict(stored)
-    else:
-        config = infer_config(state)
-    config = config.replace(template_size=template_size, search_size=search_size)
+    config = checkpoint_config(state, stored, model_config).replace(template_size=template_size,
+                                                                   search_size=search_size)
     teacher = build_model(config)
     load_weights(teacher, weights)
     teacher.eval()

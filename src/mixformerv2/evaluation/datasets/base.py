@@ -1,7 +1,9 @@
 """Sequences and datasets shared by every benchmark reader.
 
 A reader lists its sequences when opened (a directory walk) and reads nothing else until asked:
-ground truth, flags and attributes on first access, frames one at a time.
+ground truth, flags and attributes on first access, frames one at a time. Readers that training also uses
+(GOT-10k, LaSOT, TrackingNet) bind their loaders with ``functools.partial`` of module-level functions, so
+their sequences pickle (the training data-loading workers receive them).
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class Sequence:
     may be NaN where the target is absent). ``visible``: (N,) bool or None. ``cover``: GOT-10k visible
     ratio levels or None. ``attributes``: the benchmark's attribute codes that apply. ``image_size``:
     (width, height) in pixels where the benchmark records it (GOT-10k), else read from the first frame.
+    ``frame_file``: frame i's (0-based) path by the layout's naming rule, without listing the folder
+    (set by layouts whose frames are numbered files; the training readers use it).
     """
     name: str
     dataset: str
@@ -53,6 +57,7 @@ class Sequence:
     load_language: Optional[Callable[[], Optional[str]]] = None
     load_image_size: Optional[Callable[[], Optional[Tuple[int, int]]]] = None
     object_class: Optional[str] = None
+    frame_file: Optional[Callable[[int], Path]] = None
     _ground_truth: Optional[np.ndarray] = field(default=None, repr=False)
     _frames: Optional[List[Path]] = field(default=None, repr=False)
     _visible: Optional[np.ndarray] = field(default=None, repr=False)
@@ -118,13 +123,17 @@ class Sequence:
 
     def read_frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) as an RGB uint8 array (H, W, 3)."""
-        import cv2
+        return read_rgb_image(self.frames[index])
 
-        path = self.frames[index]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise OSError(f"cannot read image {path} (missing or not an image)")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+def read_rgb_image(path: Path) -> np.ndarray:
+    """An image file as an RGB uint8 array (H, W, 3); OSError when it is missing or not an image."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(f"cannot read image {path} (missing or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -212,9 +221,35 @@ def image_files(folder: Path) -> List[Path]:
     return sorted(files, key=natural_key)
 
 
+def numbered_frame(folder: Path, pattern: str, first: int, index: int) -> Path:
+    """Path of frame ``index`` (0-based) where frames are numbered files: ``pattern`` formatted with
+    ``index + first`` (``{:08d}.jpg`` from 1 for GOT-10k and LaSOT, ``{}.jpg`` from 0 for TrackingNet)."""
+    return folder / pattern.format(index + first)
+
+
 def natural_key(path: Path):
     parts = re.split(r"(\d+)", path.name)
     return [int(p) if p.isdigit() else p.lower() for p in parts]
+
+
+def sequence_folders(root: Path, marker: str = "groundtruth.txt",
+                     nested_name: Optional[re.Pattern] = None) -> Dict[str, Path]:
+    """Sequence name -> folder for the folders holding ``marker`` directly under ``root`` or one level down
+    (inside a class or part folder), in sorted order; a nested folder must also match ``nested_name`` when
+    given. DatasetLayoutError when ``root`` is not a folder."""
+    if not root.is_dir():
+        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
+    found = {}
+    for child in sorted(root.iterdir()):
+        if not child.is_dir():
+            continue
+        if (child / marker).is_file():
+            found[child.name] = child
+            continue
+        for inner in sorted(child.iterdir()):
+            if inner.is_dir() and (inner / marker).is_file() and (nested_name is None or nested_name.match(inner.name)):
+                found[inner.name] = inner
+    return found
 
 
 def read_text_or_none(path: Path) -> Optional[str]:
@@ -233,7 +268,10 @@ def attribute_codes_loader(path: Path) -> Callable[[], Tuple[str, ...]]:
 
 
 def read_list_file(path: Path) -> List[str]:
-    """Non-empty stripped lines of a text file (sequence lists)."""
+    """Non-empty stripped lines of a text file (sequence lists); DatasetLayoutError when it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetLayoutError(f"list file {path} does not exist")
     return [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
 
 

@@ -6,11 +6,14 @@ a ``list.txt`` per split. ``root`` may also be one split's folder.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
-from ..annotations import read_boxes
-from .base import Dataset, DatasetLayoutError, Sequence, flags_for, image_files, read_list_file
+import numpy as np
+
+from ..annotations import AnnotationError, read_boxes
+from .base import Dataset, DatasetLayoutError, Sequence, flags_for, image_files, numbered_frame, read_list_file
 
 SPLITS = ("train", "val", "test")
 
@@ -58,34 +61,28 @@ def _meta(folder: Path) -> dict:
     return meta
 
 
+def _image_size(folder: Path) -> Optional[Tuple[int, int]]:
+    text = _meta(folder).get("resolution")
+    if not text:
+        return None
+    numbers = re.findall(r"\d+(?:\.\d+)?", text)
+    if len(numbers) != 2:
+        raise AnnotationError(f"{folder / 'meta_info.ini'}: resolution {text!r} is not (width, height)")
+    return int(float(numbers[0])), int(float(numbers[1]))
+
+
+def _visible(folder: Path) -> Optional[np.ndarray]:
+    path = folder / "absence.label"
+    return flags_for(path, None, "absence flags") == 0 if path.is_file() else None
+
+
+def _cover(folder: Path) -> Optional[np.ndarray]:
+    path = folder / "cover.label"
+    return flags_for(path, None, "cover levels") if path.is_file() else None
+
+
 def _sequence(folder: Path) -> Sequence:
-    holder = {}
-
-    def meta():
-        if "meta" not in holder:
-            holder["meta"] = _meta(folder)
-        return holder["meta"]
-
-    def image_size():
-        text = meta().get("resolution")
-        if not text:
-            return None
-        numbers = re.findall(r"\d+(?:\.\d+)?", text)
-        if len(numbers) != 2:
-            from ..annotations import AnnotationError
-
-            raise AnnotationError(f"{folder / 'meta_info.ini'}: resolution {text!r} is not (width, height)")
-        return int(float(numbers[0])), int(float(numbers[1]))
-
-    def visible():
-        path = folder / "absence.label"
-        return flags_for(path, None, "absence flags") == 0 if path.is_file() else None
-
-    def cover():
-        path = folder / "cover.label"
-        return flags_for(path, None, "cover levels") if path.is_file() else None
-
-    seq = Sequence(folder.name, "got10k", lambda: read_boxes(folder / "groundtruth.txt"),
-                   list_frames=lambda: image_files(folder), load_visible=visible, load_cover=cover,
-                   load_image_size=image_size)
-    return seq
+    return Sequence(folder.name, "got10k", partial(read_boxes, folder / "groundtruth.txt"),
+                    list_frames=partial(image_files, folder), load_visible=partial(_visible, folder),
+                    load_cover=partial(_cover, folder), load_image_size=partial(_image_size, folder),
+                    frame_file=partial(numbered_frame, folder, "{:08d}.jpg", 1))

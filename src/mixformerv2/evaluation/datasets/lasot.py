@@ -9,14 +9,15 @@ the benchmark ships it.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..annotations import read_boxes
-from .base import (Dataset, DatasetLayoutError, Sequence, flags_for, image_files, read_list_file,
-                   read_text_or_none)
+from ..annotations import AnnotationError, read_boxes
+from .base import (Dataset, DatasetLayoutError, Sequence, flags_for, image_files, numbered_frame, read_list_file,
+                   read_text_or_none, sequence_folders)
 
 # Attribute files hold 14 0/1 values in this order (the LaSOT toolkit's).
 LASOT_ATTRIBUTES = {
@@ -41,7 +42,7 @@ def open_lasot(root: Path, split: Optional[str] = None, name: str = "lasot") -> 
         available = {p.stem: None for p in sorted((root / "annos").glob("*.txt"))}
         make = lambda seq: _toolkit_sequence(root, seq, name)  # noqa: E731
     else:
-        dirs = _find_sequence_dirs(root)
+        dirs = sequence_folders(root, nested_name=_SEQUENCE_DIR)
         if not dirs:
             raise DatasetLayoutError(
                 f"{root} is not a {_title(name)} root: expected <class>/<class>-<n>/groundtruth.txt (the dataset "
@@ -59,22 +60,6 @@ def open_lasot(root: Path, split: Optional[str] = None, name: str = "lasot") -> 
 
 def _title(name: str) -> str:
     return "LaSOT_ext" if name == "lasot_ext" else "LaSOT"
-
-
-def _find_sequence_dirs(root: Path) -> dict:
-    found = {}
-    if not root.is_dir():
-        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
-    for child in sorted(root.iterdir()):
-        if not child.is_dir():
-            continue
-        if (child / "groundtruth.txt").is_file():
-            found[child.name] = child
-            continue
-        for grandchild in sorted(child.iterdir()):
-            if grandchild.is_dir() and (grandchild / "groundtruth.txt").is_file() and _SEQUENCE_DIR.match(grandchild.name):
-                found[grandchild.name] = grandchild
-    return found
 
 
 def _select(root: Path, available: List[str], split: Optional[str], name: str) -> List[str]:
@@ -100,58 +85,54 @@ def _natural(name: str):
     return (head, int(tail)) if tail.isdigit() else (name, 0)
 
 
-def _attributes_loader(*paths: Path):
-    def load():
-        for path in paths:
-            if path.is_file():
-                flags = flags_for(path, None, "attribute flags")
-                codes = list(LASOT_ATTRIBUTES)
-                if len(flags) != len(codes):
-                    from ..annotations import AnnotationError
+def _read_attributes(paths: Tuple[Path, ...]) -> Tuple[str, ...]:
+    """The attribute codes of the first of ``paths`` that exists (14 0/1 flags in LASOT_ATTRIBUTES order)."""
+    for path in paths:
+        if path.is_file():
+            flags = flags_for(path, None, "attribute flags")
+            codes = list(LASOT_ATTRIBUTES)
+            if len(flags) != len(codes):
+                raise AnnotationError(f"{path}: {len(flags)} attribute flags, expected {len(codes)}")
+            return tuple(c for c, f in zip(codes, flags) if f)
+    return ()
 
-                    raise AnnotationError(f"{path}: {len(flags)} attribute flags, expected {len(codes)}")
-                return tuple(c for c, f in zip(codes, flags) if f)
-        return ()
-    return load
+
+def _toolkit_visible(absent_path: Path) -> Optional[np.ndarray]:
+    if not absent_path.is_file():
+        return None
+    return flags_for(absent_path, None, "absent flags") == 0
 
 
 def _toolkit_sequence(root: Path, seq: str, name: str) -> Sequence:
-    gt_path = root / "annos" / f"{seq}.txt"
-    absent_path = root / "annos" / "absent" / f"{seq}.txt"
-
-    def visible():
-        if not absent_path.is_file():
-            return None
-        return flags_for(absent_path, None, "absent flags") == 0
-
-    return Sequence(seq, name, lambda: read_boxes(gt_path), list_frames=None, load_visible=visible,
-                    load_attributes=_attributes_loader(root / "annos" / "att" / f"{seq}.txt",
-                                                       root / "att" / f"{seq}.txt"),
+    return Sequence(seq, name, partial(read_boxes, root / "annos" / f"{seq}.txt"), list_frames=None,
+                    load_visible=partial(_toolkit_visible, root / "annos" / "absent" / f"{seq}.txt"),
+                    load_attributes=partial(_read_attributes, (root / "annos" / "att" / f"{seq}.txt",
+                                                               root / "att" / f"{seq}.txt")),
                     object_class=seq.rsplit("-", 1)[0])
 
 
-def _dataset_sequence(root: Path, folder: Path, name: str) -> Sequence:
-    def visible():
-        full_occlusion, out_of_view = folder / "full_occlusion.txt", folder / "out_of_view.txt"
-        absent = None
-        for path in (full_occlusion, out_of_view):
-            if path.is_file():
-                flags = flags_for(path, None, "0/1 flags").astype(bool)
-                absent = flags if absent is None else _same_length(absent, flags, path) | flags
-        return None if absent is None else ~absent
+def _dataset_visible(folder: Path) -> Optional[np.ndarray]:
+    """Not fully occluded and not out of view; None when neither flag file exists."""
+    absent = None
+    for path in (folder / "full_occlusion.txt", folder / "out_of_view.txt"):
+        if path.is_file():
+            flags = flags_for(path, None, "0/1 flags").astype(bool)
+            absent = flags if absent is None else _same_length(absent, flags, path) | flags
+    return None if absent is None else ~absent
 
-    return Sequence(folder.name, name, lambda: read_boxes(folder / "groundtruth.txt"),
-                    list_frames=lambda: image_files(folder / "img"), load_visible=visible,
-                    load_attributes=_attributes_loader(root / "annos" / "att" / f"{folder.name}.txt",
-                                                       root / "att" / f"{folder.name}.txt",
-                                                       folder / "attributes.txt"),
-                    load_language=lambda: read_text_or_none(folder / "nlp.txt"),
-                    object_class=folder.name.rsplit("-", 1)[0])
+
+def _dataset_sequence(root: Path, folder: Path, name: str) -> Sequence:
+    return Sequence(folder.name, name, partial(read_boxes, folder / "groundtruth.txt"),
+                    list_frames=partial(image_files, folder / "img"), load_visible=partial(_dataset_visible, folder),
+                    load_attributes=partial(_read_attributes, (root / "annos" / "att" / f"{folder.name}.txt",
+                                                               root / "att" / f"{folder.name}.txt",
+                                                               folder / "attributes.txt")),
+                    load_language=partial(read_text_or_none, folder / "nlp.txt"),
+                    object_class=folder.name.rsplit("-", 1)[0],
+                    frame_file=partial(numbered_frame, folder / "img", "{:08d}.jpg", 1))
 
 
 def _same_length(a: np.ndarray, b: np.ndarray, path: Path) -> np.ndarray:
     if len(a) != len(b):
-        from ..annotations import AnnotationError
-
         raise AnnotationError(f"{path}: {len(b)} flags, but full_occlusion.txt has {len(a)}")
     return a

@@ -6,23 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 from ..annotations import read_boxes
-from .base import Dataset, DatasetLayoutError, Sequence, image_files, read_text_or_none
+from .base import Dataset, DatasetLayoutError, Sequence, image_files, read_text_or_none, sequence_folders
 
 
 def open_tnl2k(root: Path, split: Optional[str] = None) -> Dataset:
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetLayoutError(f"dataset root {root} does not exist or is not a folder")
-    folders = {}
-    for child in sorted(root.iterdir()):
-        if not child.is_dir():
-            continue
-        if (child / "groundtruth.txt").is_file():
-            folders[child.name] = child
-        else:
-            for inner in sorted(child.iterdir()):
-                if inner.is_dir() and (inner / "groundtruth.txt").is_file():
-                    folders[inner.name] = inner
+    folders = sequence_folders(root)
     if not folders:
         raise DatasetLayoutError(f"{root} is not a TNL2k root: expected <seq>/groundtruth.txt with <seq>/imgs/ "
                                  f"and <seq>/language.txt")

@@ -3,11 +3,12 @@ test split has the first frame only) and ``frames/<seq>/0.jpg, 1.jpg, ...``. ``r
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import List, Optional
 
 from ..annotations import read_boxes
-from .base import Dataset, DatasetLayoutError, Sequence, image_files
+from .base import Dataset, DatasetLayoutError, Sequence, image_files, numbered_frame
 
 _CHUNK = re.compile(r"^(TRAIN_\d+|TEST)$", re.IGNORECASE)
 
@@ -48,5 +49,6 @@ def open_trackingnet(root: Path, split: Optional[str] = None) -> Dataset:
 
 
 def _sequence(chunk: Path, anno: Path) -> Sequence:
-    return Sequence(anno.stem, "trackingnet", lambda: read_boxes(anno),
-                    list_frames=lambda: image_files(chunk / "frames" / anno.stem))
+    frames = chunk / "frames" / anno.stem
+    return Sequence(anno.stem, "trackingnet", partial(read_boxes, anno), list_frames=partial(image_files, frames),
+                    frame_file=partial(numbered_frame, frames, "{}.jpg", 0))
