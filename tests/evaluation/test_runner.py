@@ -1,4 +1,5 @@
 """`mixformerv2 eval`: per-sequence result files, resuming, Ctrl-C, torchrun ranks, worker processes."""
+import json
 import os
 import signal
 import subprocess
@@ -156,3 +157,23 @@ def test_eval_without_weights_or_with_wrong_weights_stops_before_tracking(tmp_pa
     assert _eval(root, tiny_weights, tmp_path / "r", "--model", "s") == 2
     assert "mixformerv2 eval: error:" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_tracker_settings_are_part_of_the_results_identity(tmp_path, tiny_weights, capsys):
+    """--search-factor / --update-interval change the boxes: they are recorded in tracker.json, a run with
+    other settings into the same folder is refused, and OpenCV trackers refuse them."""
+    root = make_lasot(tmp_path / "LaSOT")
+    results = tmp_path / "results"
+    assert _eval(root, tiny_weights, results, "--search-factor", "3.5", "--update-interval", "2") == 0
+    params = json.loads((results / "tracker.json").read_text())["params"]
+    assert params["search_factor"] == 3.5 and params["update_interval"] == 2
+    wider = tmp_path / "wider"
+    assert _eval(root, tiny_weights, wider, "--search-factor", "6.0", "--update-interval", "2") == 0
+    assert any(not np.allclose(np.loadtxt(results / n, delimiter=","), np.loadtxt(wider / n, delimiter=","))
+               for n in ("cat-1.txt", "cat-2.txt", "dog-3.txt"))
+    capsys.readouterr()
+    assert _eval(root, tiny_weights, results, "--search-factor", "6.0", "--update-interval", "2") != 0
+    assert "search_factor" in capsys.readouterr().err
+    assert main(["eval", "--dataset", "lasot", "--root", str(root), "--results", str(tmp_path / "csrt"),
+                 "--tracker", "csrt", "--search-factor", "4"]) == 2
+    assert "--search-factor" in capsys.readouterr().err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Tuple
 from pathlib import Path
 
 import torch
@@ -52,3 +53,17 @@ def model_from_args(args: argparse.Namespace, random_weights: bool = True) -> to
 
     config = model_config_arg(args.model) if args.model is not None else None
     return load_model(config, args.weights, required=not random_weights)
+
+
+def add_tracker_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """--search-factor, --update-interval, --online-templates: tracker settings over the benchmark's."""
+    parser.add_argument("--search-factor", type=float, help="override the search factor (crop side / target size)")
+    parser.add_argument("--update-interval", type=int, help="override the online-template update interval (frames)")
+    parser.add_argument("--online-templates", type=int, help="override the number of online templates")
+
+
+def tracker_setting_overrides(args: argparse.Namespace) -> Tuple[Tuple[str, object], ...]:
+    """The TrackerParams values the options of ``add_tracker_setting_arguments`` set, as (name, value) pairs."""
+    pairs = (("search_factor", args.search_factor), ("update_interval", args.update_interval),
+             ("online_templates", args.online_templates))
+    return tuple((name, value) for name, value in pairs if value is not None)

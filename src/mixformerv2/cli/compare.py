@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_model_arguments
+from .common import add_model_arguments, add_tracker_setting_arguments
 from .evaluate import add_tracker_argument
 from .score import add_dataset_arguments
 
@@ -18,6 +18,7 @@ def register(sub) -> None:
     add_tracker_argument(p, repeat=True)
     add_model_arguments(p, prefix="for --tracker mixformerv2: ")
     p.add_argument("--backend", default="torch", help="for --tracker mixformerv2: the backend (default torch)")
+    add_tracker_setting_arguments(p)
     p.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV threads for every tracker (default: all cores)")
     p.add_argument("--results", type=Path, default=Path("runs/compare"), metavar="DIR",
@@ -35,7 +36,7 @@ def run(args) -> int:
     from ..evaluation.compare import run_comparison
     from ..evaluation.runner import TrackerSpec
     from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
-    from .common import model_config_arg
+    from .common import model_config_arg, tracker_setting_overrides
     from .score import open_selected
 
     trackers = [canonical_tracker_name(t) for t in args.tracker]
@@ -53,7 +54,9 @@ def run(args) -> int:
     dataset = open_selected(args)
     model = model_config_arg(args.model) if args.model else None
     weights = str(args.weights) if args.weights else None
-    specs = [TrackerSpec(model, weights, args.backend, args.threads, t) for t in trackers]
+    overrides = tracker_setting_overrides(args)
+    specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else ())
+             for t in trackers]
     comparison = run_comparison(dataset, specs, args.results, threads=args.threads, overwrite=args.overwrite,
                                 progress=not args.no_progress)
     print(comparison.format_table())

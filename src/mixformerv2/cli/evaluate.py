@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_model_arguments
+from .common import add_model_arguments, add_tracker_setting_arguments
 from .score import add_dataset_arguments, open_selected
 
 
@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV threads per process (default: cores / workers)")
     p.add_argument("--backend", default="torch", help="tracker backend (default torch)")
+    add_tracker_setting_arguments(p)
     p.add_argument("--package", type=Path, default=None, metavar="ZIP",
                    help="GOT-10k / TrackingNet test: write the evaluation server's zip when all sequences are done")
     p.add_argument("--overwrite", action="store_true",
@@ -46,8 +47,10 @@ def check_mixformer_options(args, tracker: str) -> None:
     """UsageError when model options are given for an OpenCV tracker only."""
     from ..cli import UsageError
 
-    given = [flag for flag, value, default in (("--model", args.model, None), ("--weights", args.weights, None),
-                                                ("--backend", args.backend, "torch")) if value != default]
+    options = (("--model", args.model, None), ("--weights", args.weights, None), ("--backend", args.backend, "torch"),
+               ("--search-factor", args.search_factor, None), ("--update-interval", args.update_interval, None),
+               ("--online-templates", args.online_templates, None))
+    given = [flag for flag, value, default in options if value != default]
     if given:
         raise UsageError(f"{', '.join(given)} apply to the mixformerv2 tracker only, not to {tracker}")
 
@@ -56,7 +59,7 @@ def run(args) -> int:
     from ..evaluation.datasets import dataset_name
     from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, run_benchmark
     from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
-    from .common import model_config_arg
+    from .common import model_config_arg, tracker_setting_overrides
 
     tracker = canonical_tracker_name(args.tracker)
     if tracker != MIXFORMER_TRACKER:
@@ -71,7 +74,7 @@ def run(args) -> int:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     model = model_config_arg(args.model) if args.model else None
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
-                               tracker)
+                               tracker, tracker_setting_overrides(args))
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = run_benchmark(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,

@@ -14,7 +14,8 @@ from ..tracking import StepTimings, Tracker, TrackerParams, available_backends, 
 from ..tracking.annotate import AnnotatedVideoWriter, FrameWindow, VIDEO_CODECS, draw_boxes
 from ..tracking.params import BENCHMARKS
 from ..tracking.sources import FrameReadError, open_source
-from .common import add_model_arguments, model_config_arg
+from .common import (add_model_arguments, add_tracker_setting_arguments, model_config_arg,
+                     tracker_setting_overrides)
 
 WARMUP_FRAMES = 5  # tracker steps left out of the reported FPS (allocation, first-call costs)
 
@@ -47,9 +48,7 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark-params", metavar="NAME", default="default",
                    help=f"official update interval and search factor of a benchmark ({', '.join(BENCHMARKS)}; "
                         f"default: default)")
-    p.add_argument("--search-factor", type=float, help="override the search factor")
-    p.add_argument("--update-interval", type=int, help="override the online-template update interval (frames)")
-    p.add_argument("--online-templates", type=int, help="number of online templates (default 1)")
+    add_tracker_setting_arguments(p)
     p.add_argument("--no-padding-quirk", action="store_true",
                    help="pad crops only outside the frame (the official tracker also blanks the last "
                         "column/row when a crop passes the right/bottom border)")
@@ -86,13 +85,7 @@ def output_paths(out: Path, num_targets: int) -> List[Path]:
 
 def tracker_params(args, config) -> TrackerParams:
     params = TrackerParams.for_benchmark(args.benchmark_params, config)
-    changes = {}
-    if args.search_factor is not None:
-        changes["search_factor"] = args.search_factor
-    if args.update_interval is not None:
-        changes["update_interval"] = args.update_interval
-    if args.online_templates is not None:
-        changes["online_templates"] = args.online_templates
+    changes = dict(tracker_setting_overrides(args))
     if args.no_padding_quirk:
         changes["far_side_padding_quirk"] = False
     return params.replace(**changes) if changes else params

@@ -112,7 +112,8 @@ class Comparison:
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def contenders_for(specs: Sequence[TrackerSpec], results_root: Path, threads: int) -> List[Contender]:
+def contenders_for(specs: Sequence[TrackerSpec], results_root: Path, threads: int,
+                   benchmark: str = "sequences") -> List[Contender]:
     """One Contender per spec (tracker names canonical and distinct), models loaded now so that missing or
     wrong weights stop the run before anything is tracked."""
     from ..tracking.baselines import canonical_tracker_name
@@ -127,7 +128,7 @@ def contenders_for(specs: Sequence[TrackerSpec], results_root: Path, threads: in
         seen.add(name)
         spec = replace(spec, tracker=name, threads=threads)
         model = load_tracker_model(spec)
-        contenders.append(Contender(name, spec, Path(results_root) / name, model, tracker_identity(spec, model)))
+        contenders.append(Contender(name, spec, Path(results_root) / name, model, tracker_identity(spec, model, benchmark)))
     return contenders
 
 
@@ -143,7 +144,7 @@ def run_comparison(dataset: Dataset, specs: Sequence[TrackerSpec], results_root:
     threads = int(threads) if threads is not None else (os.cpu_count() or 1)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    contenders = contenders_for(specs, results_root, threads)
+    contenders = contenders_for(specs, results_root, threads, dataset.name)
     sequences = list(dataset.sequences)
     pending = {c.name: {s.name for s in prepare_results_folder(c.folder, dataset.results_layout, sequences,
                                                                c.identity, overwrite)}

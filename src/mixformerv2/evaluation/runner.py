@@ -25,7 +25,7 @@ import queue as queue_module
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 class TrackerSpec:
     """What a worker process needs to build the tracker. ``tracker``: "mixformerv2" or an OpenCV tracker
     name (``tracking.baselines.tracker_names()``). For MixFormerV2: a preset name, "default" or a model-config
-    dict, optional weights and the backend name (model and weights None: the default model). ``threads``: torch and OpenCV threads per process."""
+    dict, optional weights and the backend name (model and weights None: the default model). ``threads``: torch and OpenCV threads per process.
+    ``params``: TrackerParams values set on top of the benchmark's (e.g. (("search_factor", 4.0),)), MixFormerV2 only."""
     model: object = None
     weights: Optional[str] = None
     backend: str = "torch"
     threads: Optional[int] = None
     tracker: str = "mixformerv2"
+    params: Tuple[Tuple[str, Any], ...] = ()
 
     @property
     def is_mixformer(self) -> bool:
@@ -138,19 +140,28 @@ def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
     if not spec.is_mixformer:
         return OpenCVTracker(spec.tracker, threads=spec.threads)
     model = model if model is not None else load_tracker_model(spec)
+    return Tracker(model, tracker_params(spec, benchmark, model), backend=spec.backend, threads=spec.threads)
+
+
+def tracker_params(spec: TrackerSpec, benchmark: str, model):
+    """The TrackerParams MixFormerV2 runs ``benchmark`` with: the benchmark's official settings for the
+    model (or its model card's), then ``spec.params`` on top."""
+    from ..tracking import TrackerParams
+
     try:
         params = TrackerParams.for_benchmark(_TRACKER_BENCHMARK.get(benchmark, benchmark), model.config)
     except ValueError:
         params = TrackerParams.for_benchmark("default", model.config)
-    return Tracker(model, params, backend=spec.backend, threads=spec.threads)
+    return params.replace(**dict(spec.params)) if spec.params else params
 
 
 _TRACKER_BENCHMARK = {"uav20l": "uav123"}
 
 
-def tracker_identity(spec: TrackerSpec, model=None) -> Dict[str, object]:
-    """What decides a tracker's boxes: for MixFormerV2 the model config, a digest of its weights and the
-    backend; for OpenCV trackers the tracker name and OpenCV's version. (Threads only change the timing.)"""
+def tracker_identity(spec: TrackerSpec, model=None, benchmark: Optional[str] = None) -> Dict[str, object]:
+    """What decides a tracker's boxes: for MixFormerV2 the model config, a digest of its weights, the
+    backend and (benchmark given) the tracker settings; for OpenCV trackers the tracker name and OpenCV's
+    version. (Threads only change the timing.)"""
     from ..model.checkpoint import weights_digest
     from ..tracking.baselines import canonical_tracker_name
 
@@ -160,8 +171,11 @@ def tracker_identity(spec: TrackerSpec, model=None) -> Dict[str, object]:
 
         return {"tracker": name, "opencv": cv2.__version__}
     model = model if model is not None else load_tracker_model(spec)
-    return {"tracker": name, "model": model.config.to_dict(), "weights_sha256": weights_digest(model),
-            "backend": spec.backend}
+    identity = {"tracker": name, "model": model.config.to_dict(), "weights_sha256": weights_digest(model),
+                "backend": spec.backend}
+    if benchmark is not None:
+        identity["params"] = dataclasses.asdict(tracker_params(spec, benchmark, model))
+    return identity
 
 
 def check_results_folder(results_dir: Path, identity: Dict[str, object], has_results: bool) -> None:
@@ -176,9 +190,8 @@ def check_results_folder(results_dir: Path, identity: Dict[str, object], has_res
             raise ResultsMismatchError(f"{path} is unreadable ({exc}); delete it if the results in "
                                        f"{results_dir} are from this tracker") from None
         if stored != identity:
-            keys = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
-            diff = "; ".join(f"{k}: {_short_value(stored.get(k))} there, {_short_value(identity.get(k))} now"
-                             for k in keys)
+            diff = "; ".join(f"{k}: {_short_value(there)} there, {_short_value(now)} now"
+                             for k, there, now in _differences(stored, identity))
             raise ResultsMismatchError(f"results folder {results_dir} holds results of another tracker "
                                        f"configuration ({diff}); use another results folder or track every "
                                        f"sequence again (--overwrite)")
@@ -188,6 +201,17 @@ def check_results_folder(results_dir: Path, identity: Dict[str, object], has_res
                     MANIFEST_NAME, identity["tracker"])
     text = json.dumps(identity, indent=2, sort_keys=True) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _differences(a: object, b: object, prefix: str = "") -> List[Tuple[str, object, object]]:
+    """(dotted key, value in a, value in b) for every leaf where two JSON objects differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: List[Tuple[str, object, object]] = []
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out += _differences(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [(prefix.rstrip("."), a, b)]
 
 
 def prepare_results_folder(results_dir: Path, layout: str, sequences: List[Sequence], identity: Dict[str, object],
@@ -275,7 +299,7 @@ def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: Tra
     mine = shard(list(dataset.sequences), rank, world_size)
     if model is None and tracker_spec.is_mixformer:
         model = load_tracker_model(tracker_spec)
-    pending = prepare_results_folder(results_dir, dataset.results_layout, mine, tracker_identity(tracker_spec, model),
+    pending = prepare_results_folder(results_dir, dataset.results_layout, mine, tracker_identity(tracker_spec, model, dataset.name),
                                      overwrite)
     summary = RunSummary(rank, world_size, len(mine), len(mine) - len(pending))
     if not pending:
