@@ -43,6 +43,7 @@ def test_loss_decreases_on_synthetic_data(tmp_path):
     assert final["iou"] > initial["iou"] + 0.01, (initial, final)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [m["epoch"] for m in metrics] == [1, 2] and "val" in metrics[-1]
+    assert all(m["seconds"] > 0 and m["finished_at"][:2] == "20" for m in metrics)  # wall time per epoch
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "run" / "tb").iterdir())
 
 

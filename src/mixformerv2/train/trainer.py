@@ -359,6 +359,7 @@ class Trainer:
         try:
             while epoch < c.optim.epochs and not stopped:
                 extra = self.actor.on_epoch_start(self.model, epoch)
+                epoch_start = time.time()
                 self.model.train()
                 self.train_index.set_epoch(epoch, start=step_in_epoch * self.global_batch)
                 sums: Dict[str, float] = {}
@@ -408,6 +409,9 @@ class Trainer:
                                           "train": train_stats}
                 if self.val_loader is not None and ((epoch + 1) % c.val.every == 0 or epoch + 1 == c.optim.epochs):
                     record["val"] = self.validate()
+                # Wall time of this epoch as run (a resumed epoch counts from the resume), and when it ended.
+                record["seconds"] = round(time.time() - epoch_start, 1)
+                record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
                 history.append(record)
                 epoch += 1
                 step_in_epoch = 0
