@@ -5,7 +5,7 @@
         [--search-factor 4.5] [--update-interval 25] [--assets src/mixformerv2/assets]
 
 Loads the checkpoint strictly (any layout ``mixformerv2.load_checkpoint`` reads; its stored config is the
-architecture), checks that the tracker can run it (prediction tokens and a score head), writes
+architecture), checks that the tracker can run it, writes
 ``default.safetensors`` with the config in its metadata, and updates the model card ``default.json`` beside
 it: ``weights_sha256``, ``model`` (the config, for readers), ``parameters`` and the tracker settings given.
 Provenance fields (training data, commands, time, results) stay for you to fill in the card.
@@ -30,12 +30,14 @@ def main(argv=None) -> int:
     parser.add_argument("--search-factor", type=float, help="tracker search factor for this model")
     parser.add_argument("--update-interval", type=int, help="online-template update interval (frames)")
     parser.add_argument("--template-factor", type=float, help="tracker template factor")
+    parser.add_argument("--half", action="store_true",
+                        help="store the weights as float16 (half the size; loaded back as float32)")
     args = parser.parse_args(argv)
 
     model = load_checkpoint(args.checkpoint)
-    Tracker(model)                                  # refuses models the tracker cannot run (no score head, ...)
+    Tracker(model)                                  # refuses models the tracker cannot run
     weights = args.assets / pretrained.BUNDLED_WEIGHTS[pretrained.DEFAULT_MODEL]
-    save_checkpoint(model, weights)
+    save_checkpoint(model, weights, half=args.half)
     card_file = pretrained.card_path(weights)
     card = json.loads(card_file.read_text()) if card_file.is_file() else {"name": pretrained.DEFAULT_MODEL}
     card["weights"] = weights.name

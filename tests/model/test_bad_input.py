@@ -116,3 +116,24 @@ def test_teacher_checkpoint_extras_are_ignored_with_a_note(tmp_path, caplog):
         model = load_checkpoint(tmp_path / "mixvit.pth.tar", teacher)
     assert "ignoring 6 checkpoint entries" in caplog.text and "backbone.cls_token" in caplog.text
     assert model.config.head == "corner"
+
+
+def test_half_precision_checkpoint_round_trip(tmp_path):
+    """half=True stores float16 where it fits (half the bytes) but keeps float32 where float16 would
+    overflow (a BatchNorm running variance above 65504); loading gives a float32 model computing the same."""
+    torch.manual_seed(0)
+    teacher = build_model(dict(TINY, head="corner")).eval()
+    bn = next(m for m in teacher.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_var.fill_(2.0e5)
+    full, half = tmp_path / "full.safetensors", tmp_path / "half.safetensors"
+    save_checkpoint(teacher, full)
+    save_checkpoint(teacher, half, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_checkpoint(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    loaded_bn = next(m for m in loaded.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert torch.equal(loaded_bn.running_var, bn.running_var)
+    x = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 64, 64)]
+    with torch.no_grad():
+        a, b = teacher(*x)["pred_boxes"], loaded.eval()(*x)["pred_boxes"]
+    assert torch.allclose(a, b, atol=2e-3), (a, b)

@@ -232,10 +232,28 @@ def test_update_before_init(tiny_model):
         Tracker(tiny_model).update(np.zeros((10, 10, 3), np.uint8))
 
 
-def test_teacher_model_is_refused():
-    teacher = build_model(dict(TINY, head="corner"))
-    with pytest.raises(ValueError, match="score head"):
-        Tracker(teacher)
+def test_teacher_without_score_head_tracks_and_keeps_its_first_template():
+    """A MixViT (corner head, no score head): boxes inside the frame, NaN scores, the online template stays
+    the first frame's (no frame is ever confident), and both torch backends agree."""
+    torch.manual_seed(0)
+    teacher = build_model(dict(TINY, head="corner")).eval()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (90, 120, 3), dtype=np.uint8) for _ in range(6)]
+    params = TrackerParams.for_benchmark("default", teacher.config).replace(update_interval=2)
+    runs = {}
+    for backend in ("torch", "torch-full"):
+        tracker = Tracker(teacher, params, backend=backend)
+        tracker.init(frames[0], (40, 30, 20, 16))
+        results = [tracker.update(f) for f in frames[1:]]
+        assert all(np.isnan(r.score) for r in results)
+        for r in results:
+            x, y, w, h = r.box
+            assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 120 + 1e-6 and y + h <= 90 + 1e-6
+        target = tracker._targets[0]
+        assert target.candidate is target.template and all(o is target.template for o in target.online)
+        assert tracker.timings.template_encodings == 0 or backend == "torch-full"
+        runs[backend] = np.array([r.box for r in results])
+    np.testing.assert_allclose(runs["torch"], runs["torch-full"], atol=1e-3)
 
 
 # Loading -------------------------------------------------------------------------------------------

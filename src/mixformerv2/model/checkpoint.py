@@ -223,11 +223,17 @@ def atomic_write(path: PathLike, write_fn) -> None:
         raise
 
 
-def save_checkpoint(model: nn.Module, path: PathLike) -> None:
+def save_checkpoint(model: nn.Module, path: PathLike, half: bool = False) -> None:
     """Write the model's weights with its config, atomically. ``.safetensors`` writes safetensors;
-    any other suffix writes ``{'net': state_dict, 'config': {...}}`` (the official layout plus our config)."""
+    any other suffix writes ``{'net': state_dict, 'config': {...}}`` (the official layout plus our config).
+    ``half``: store float32 tensors as float16 where float16 holds them (|x| < 65504; BatchNorm running
+    variances often do not), halving the file; loading casts them back to the model's float32."""
     config = model.config.to_dict()
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if half:
+        limit = torch.finfo(torch.float16).max
+        state = {k: v.half() if v.dtype == torch.float32 and (v.numel() == 0 or v.abs().max() < limit) else v
+                 for k, v in state.items()}
     if str(path).endswith(".safetensors"):
         from safetensors.torch import save_file
 

@@ -1,6 +1,7 @@
 """Drawing tracked boxes, writing annotated videos atomically, showing frames in a window."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -28,7 +29,7 @@ def draw_boxes(frame_rgb: np.ndarray, boxes: Sequence[Sequence[float]],
         p1, p2 = (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h)))
         cv2.rectangle(image, p1, p2, color, thick, cv2.LINE_AA)
         score = scores[i] if scores is not None else None
-        label = (f"{i + 1}: " if len(boxes) > 1 else "") + (f"{score:.2f}" if score is not None else "init")
+        label = (f"{i + 1}: " if len(boxes) > 1 else "") + (("init" if score is None else "" if math.isnan(score) else f"{score:.2f}"))
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
         ty = p1[1] - 3 if p1[1] - th - 3 >= 0 else min(p2[1] + th + 3, height - base)
         cv2.putText(image, label, (max(0, p1[0]), ty), cv2.FONT_HERSHEY_SIMPLEX, font, color, thick, cv2.LINE_AA)

@@ -66,10 +66,6 @@ class TorchBackend(TrackerBackend):
         config = getattr(model, "config", None)
         if not isinstance(config, ModelConfig):
             raise TypeError(f"expected a MixFormerV2 model, got {type(model).__name__}")
-        if config.head != "tokens" or not config.score_head:
-            raise ValueError("the tracker needs a MixFormerV2 model with prediction tokens and a score head "
-                             f"(the {'MixViT teacher' if config.head == 'corner' else 'model'} given has no "
-                             "score head)")
         if threads is not None:
             if int(threads) < 1:
                 raise ValueError(f"threads must be >= 1, got {threads}")
@@ -130,9 +126,12 @@ class TorchFullBackend(TorchBackend):
 
 
 def _outputs(out: Dict[str, torch.Tensor]) -> Tuple[np.ndarray, np.ndarray]:
+    """(boxes (B, 4) normalized cx, cy, w, h; score logits (B,), NaN for a model without a score head such
+    as the MixViT teacher: the tracker then never replaces its online template)."""
     boxes = out["pred_boxes"].reshape(-1, 4).float().cpu().numpy()
-    scores = out["pred_scores"].reshape(-1).float().cpu().numpy()
-    return boxes, scores
+    if "pred_scores" in out:
+        return boxes, out["pred_scores"].reshape(-1).float().cpu().numpy()
+    return boxes, np.full(len(boxes), np.nan, dtype=np.float32)
 
 
 BackendFactory = Callable[..., TrackerBackend]

@@ -101,7 +101,9 @@ def check_box(box: Sequence[float], width: int, height: int, name: str = "box") 
 class Tracker:
     """MixFormerV2 single- and multi-object tracker.
 
-    ``model``: a loaded MixFormerV2 (see ``Tracker.load`` to build one from a preset and weights).
+    ``model``: a loaded MixFormerV2 (see ``Tracker.load`` to build one from a preset and weights). A MixViT
+    teacher (corner head, no score head) tracks too: its scores are NaN and its online template stays the
+    first frame's, as nothing tells a good frame from a bad one.
     ``params``: TrackerParams; None = the default benchmark settings for this model
     (``TrackerParams.for_benchmark("default", model.config)``).
     ``backend``: a registered backend name ("torch", the cached default; "torch-full", the official-style
