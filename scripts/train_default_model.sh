@@ -37,5 +37,6 @@ done
 
 # Tracker settings chosen on the synthetic validation benchmark (never on the real sequences):
 #   mixformerv2 synthetic /tmp/synth-val --split val --sequences 20 --seed 1 --config configs/default/synthetic_test.yaml
-"$PY" scripts/ship_default_model.py runs/default/score/model.pth \
+# (The interim model shipped on 2026-11-24 is the teacher: ship_default_model.py runs/default/teacher/model.pth --half.)
+"$PY" scripts/ship_default_model.py runs/default/score/model.pth --half \
     --search-factor "${SEARCH_FACTOR:-4.5}" --update-interval "${UPDATE_INTERVAL:-25}"
