@@ -107,19 +107,20 @@ def test_backend_from_an_export_directory_needs_no_pytorch_model(model, tmp_path
 
 
 def test_teacher_without_score_head_tracks_with_onnx(tmp_path):
-    """The MixViT teacher's graphs have no score output: the ONNX backend gives NaN scores and the same
-    boxes as torch."""
+    """The MixViT teacher's graphs have no score output: the ONNX backends give NaN scores, float32 the same
+    boxes as torch; int8 quantizes its graph too."""
     torch.manual_seed(0)
     teacher = build_model(dict(TINY, head="corner")).eval()
     frames, box = real_sequence(limit=5)
     boxes = {}
-    for backend in ("torch", OnnxBackend(teacher)):
+    for backend in ("torch", OnnxBackend(teacher), OnnxInt8Backend(teacher)):
         tracker = Tracker(teacher, backend=backend)
         tracker.init(frames[0], box)
         results = [tracker.update(f) for f in frames[1:]]
         assert all(np.isnan(r.score) for r in results)
-        boxes["onnx" if not isinstance(backend, str) else backend] = np.array([r.box for r in results])
+        boxes[backend if isinstance(backend, str) else backend.name] = np.array([r.box for r in results])
     np.testing.assert_allclose(boxes["onnx"], boxes["torch"], atol=0.05)
+    assert np.isfinite(boxes["onnx-int8"]).all()     # quantized (the corner head's graph needs the fallback)
 
 
 @pytest.mark.slow

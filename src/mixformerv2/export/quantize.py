@@ -89,7 +89,13 @@ def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
     target = export_dir / INT8_SEARCH_GRAPH
     with tempfile.TemporaryDirectory(dir=export_dir) as tmp, _quiet_root_logger():
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
+        try:
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises bare Exception
+            # Symbolic shape inference gives up on some graphs (the MixViT corner head's); ONNX's own shape
+            # inference is enough to find the MatMuls to quantize.
+            log.info("symbolic shape inference failed (%s); preparing %s with ONNX shape inference", exc, source.name)
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         graph = onnx.load(str(prepared), load_external_data=False)
         if mode == "dynamic":
             nodes = _backbone_matmuls(graph, weights_only=True)
