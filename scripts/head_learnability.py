@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""How fast a box head learns from scratch on the easiest localisation task there is: a bright rectangle
+on a dark search crop (the template is a fixed centred square). A diagnostic for training recipes.
+
+    python scripts/head_learnability.py --head tokens --steps 300 [--lr 5e-4] [--side-target 0]
+
+Prints the batch loss, IoU and the spread of the predicted boxes over the batch every 50 steps. Measured
+on 2 cores (embed 192, 4 blocks, crops 64/128, 32 bins, batch 32, AdamW 5e-4, CIoU x2 + L1 x5, clip 1.0):
+the corner head reaches IoU 0.90 by step 50; the prediction tokens predict one box for every input for
+about 100 steps (spread < 1e-3) and reach IoU 0.26 at step 300; at lr 2e-3 they stay collapsed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from mixformerv2 import build_model
+from mixformerv2.model.heads import box_cxcywh_to_xyxy
+from mixformerv2.train.losses import SIDES, ciou_loss, l1_loss, side_target_loss
+
+
+def rectangle_batch(batch: int, generator: torch.Generator):
+    """(template, online, search, target): search crops (B, 3, 128, 128) holding one rectangle, target its
+    normalized x1, y1, x2, y2."""
+    centre = torch.rand(batch, 2, generator=generator) * 0.6 + 0.2
+    size = torch.rand(batch, 2, generator=generator) * 0.25 + 0.1
+    xyxy = torch.cat([centre - size / 2, centre + size / 2], 1).clamp(0, 1)
+    grid = (torch.arange(128) + 0.5) / 128
+    inside_x = (grid[None, None, :] >= xyxy[:, 0, None, None]) & (grid[None, None, :] <= xyxy[:, 2, None, None])
+    inside_y = (grid[None, :, None] >= xyxy[:, 1, None, None]) & (grid[None, :, None] <= xyxy[:, 3, None, None])
+    search = ((inside_x & inside_y).float()[:, None].repeat(1, 3, 1, 1)) * 2 - 1
+    template = torch.zeros(batch, 3, 64, 64)
+    template[:, :, 16:48, 16:48] = 1
+    return template, template, search, xyxy
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--head", choices=("tokens", "corner"), default="tokens")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--side-target", type=float, default=0.0, help="weight of the ground-truth bin loss (tokens)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: robust to other load)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    model = build_model(dict(embed_dim=192, depth=4, num_heads=3, mlp_ratio=2.0, template_size=64, search_size=128,
+                             num_bins=32, head=args.head))
+    model.backbone.pos_embed_t.requires_grad_(False)
+    model.backbone.pos_embed_s.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(args.steps + 1):
+        template, online, search, target = rectangle_batch(32, generator)
+        out = model(template, online, search, return_logits=True)
+        pred = box_cxcywh_to_xyxy(out["pred_boxes"][:, 0])
+        ciou, iou = ciou_loss(pred, target)
+        loss = 2 * ciou + 5 * l1_loss(pred, target)
+        if args.side_target > 0 and "prob_l" in out:
+            loss = loss + args.side_target * side_target_loss({s: out[f"prob_{s}"] for s in SIDES}, target)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        if step % 50 == 0:
+            spread = out["pred_boxes"][:, 0].std(0).mean().item()
+            print(f"{args.head} step {step}: loss {loss.item():.3f}, IoU {iou.mean().item():.3f}, "
+                  f"box spread over the batch {spread:.2e}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
