@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 GAP_SECONDS = 15 * 60
 
@@ -58,7 +58,7 @@ def epoch_seconds(records: List[dict], times: Dict[int, float]) -> List[Optional
     return out
 
 
-def stage_table(name: str, folder: Path) -> (str, float):
+def stage_table(name: str, folder: Path) -> Tuple[str, float]:
     records = json.loads((folder / "metrics.json").read_text())
     seconds = epoch_seconds(records, event_times(folder / "tb"))
     score_stage = any("accuracy" in r.get("train", {}) for r in records)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..model.config import ModelConfig
-from ..tracking.backends import TrackerBackend, register_backend
+from ..tracking.backends import TrackerBackend, register_backend, search_outputs
 from .runtime import OnnxTrackingGraphs
 
 OnnxCache = Tuple[np.ndarray, np.ndarray]
@@ -50,10 +50,7 @@ class OnnxBackend(TrackerBackend):
     def search(self, cache: OnnxCache, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         keys, values = cache
         out = self.graphs.search(search, keys, values)
-        boxes = out["pred_boxes"].reshape(-1, 4)
-        if "pred_scores" not in out:   # no score head (the MixViT teacher): NaN, online template never replaced
-            return boxes, np.full(len(boxes), np.nan, dtype=np.float32)
-        return boxes, out["pred_scores"].reshape(-1)
+        return search_outputs(out["pred_boxes"], out.get("pred_scores"))
 
     def select(self, cache: OnnxCache, index: Sequence[int]) -> OnnxCache:
         index = list(index)

@@ -125,13 +125,21 @@ class TorchFullBackend(TorchBackend):
         return self.encode(template, online)
 
 
+def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """What ``TrackerBackend.search`` returns: boxes (B, 4) normalized cx, cy, w, h and score logits (B,);
+    NaN scores for a model without a score head such as the MixViT teacher (``scores`` None): the tracker
+    then never replaces its online template."""
+    boxes = np.asarray(boxes).reshape(-1, 4)
+    if scores is None:
+        return boxes, np.full(len(boxes), np.nan, dtype=np.float32)
+    return boxes, np.asarray(scores).reshape(-1)
+
+
 def _outputs(out: Dict[str, torch.Tensor]) -> Tuple[np.ndarray, np.ndarray]:
-    """(boxes (B, 4) normalized cx, cy, w, h; score logits (B,), NaN for a model without a score head such
-    as the MixViT teacher: the tracker then never replaces its online template)."""
-    boxes = out["pred_boxes"].reshape(-1, 4).float().cpu().numpy()
-    if "pred_scores" in out:
-        return boxes, out["pred_scores"].reshape(-1).float().cpu().numpy()
-    return boxes, np.full(len(boxes), np.nan, dtype=np.float32)
+    """``search_outputs`` of a torch model's output dict."""
+    scores = out.get("pred_scores")
+    return search_outputs(out["pred_boxes"].float().cpu().numpy(),
+                          None if scores is None else scores.float().cpu().numpy())
 
 
 BackendFactory = Callable[..., TrackerBackend]
