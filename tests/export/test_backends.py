@@ -106,9 +106,10 @@ def test_backend_from_an_export_directory_needs_no_pytorch_model(model, tmp_path
         assert all(np.isfinite(tracker.update(f).box).all() for f in frames[1:])
 
 
-def test_teacher_without_score_head_tracks_with_onnx(tmp_path):
+def test_teacher_without_score_head_tracks_with_onnx(tmp_path, monkeypatch):
     """The MixViT teacher's graphs have no score output: the ONNX backends give NaN scores, float32 the same
     boxes as torch; int8 quantizes its graph too."""
+    monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     teacher = build_model(dict(TINY, head="corner")).eval()
     frames, box = real_sequence(limit=5)
@@ -121,6 +122,7 @@ def test_teacher_without_score_head_tracks_with_onnx(tmp_path):
         boxes[backend if isinstance(backend, str) else backend.name] = np.array([r.box for r in results])
     np.testing.assert_allclose(boxes["onnx"], boxes["torch"], atol=0.05)
     assert np.isfinite(boxes["onnx-int8"]).all()     # quantized (the corner head's graph needs the fallback)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]   # nothing left in the working directory
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ prediction heads (tiny, and the box is an expectation over bins that int8 would 
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -81,13 +82,15 @@ def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
 
     if mode not in QUANT_MODES:
         raise ValueError(f"unknown quantization mode {mode!r}; choose one of {QUANT_MODES}")
-    export_dir = Path(export_dir)
+    export_dir = Path(export_dir).resolve()   # absolute: the work below runs in another directory
     manifest = ExportManifest.load(export_dir)
     source = export_dir / manifest.search_graph
     if mode == "static" and not calibration:
         raise ValueError("static quantization needs calibration crops (search-step feeds from real frames)")
     target = export_dir / INT8_SEARCH_GRAPH
-    with tempfile.TemporaryDirectory(dir=export_dir) as tmp, _quiet_root_logger():
+    # In the temporary folder as the working directory: ONNX Runtime's shape-inference tools write
+    # uuid-named external-data files relative to it (they would be left beside the caller otherwise).
+    with tempfile.TemporaryDirectory(dir=export_dir) as tmp, _quiet_root_logger(), contextlib.chdir(tmp):
         prepared = Path(tmp) / "prepared.onnx"
         try:
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
