@@ -18,7 +18,7 @@ import torch
 
 from mixformerv2 import build_model
 from mixformerv2.model.heads import box_cxcywh_to_xyxy
-from mixformerv2.train.losses import SIDES, ciou_loss, l1_loss, side_target_loss
+from mixformerv2.train.losses import SIDES, ciou_loss, l1_loss, side_target_loss, token_attention_loss
 
 
 def rectangle_batch(batch: int, generator: torch.Generator):
@@ -43,33 +43,69 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--side-target", type=float, default=0.0, help="weight of the ground-truth bin loss (tokens)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: robust to other load)")
+    parser.add_argument("--from-corner", type=int, default=0, metavar="STEPS",
+                        help="first train a corner-head model this many steps, then start from its backbone")
+    parser.add_argument("--freeze-backbone", action="store_true", help="train only prediction tokens and head")
+    parser.add_argument("--head-lr-mult", type=float, default=1.0, help="lr multiplier of tokens and head")
+    parser.add_argument("--attention", type=float, default=0.0, help="weight of the token attention loss")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(0)
+    backbone = None
+    if args.from_corner:
+        corner = train(build(args, "corner"), args, args.from_corner, generator)
+        backbone = corner.backbone.state_dict()
+    model = build(args, args.head)
+    if backbone is not None:
+        model.backbone.load_state_dict(backbone, strict=False)
+    train(model, args, args.steps, generator)
+    return 0
+
+
+def build(args, head: str):
     model = build_model(dict(embed_dim=192, depth=4, num_heads=3, mlp_ratio=2.0, template_size=64, search_size=128,
-                             num_bins=32, head=args.head))
+                             num_bins=32, head=head))
+    return model
+
+
+def train(model, args, steps: int, generator: torch.Generator):
     model.backbone.pos_embed_t.requires_grad_(False)
     model.backbone.pos_embed_s.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    for step in range(args.steps + 1):
+    head_names = ("box_head.", "backbone.reg_tokens", "backbone.pos_embed_reg")
+    groups = {True: [], False: []}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_head = name.startswith(head_names)
+        if args.freeze_backbone and not is_head and model.config.head == "tokens":
+            p.requires_grad_(False)
+            continue
+        groups[is_head].append(p)
+    params = groups[True] + groups[False]
+    optimizer = torch.optim.AdamW([{"params": groups[False], "lr": args.lr},
+                                   {"params": groups[True], "lr": args.lr * args.head_lr_mult}], weight_decay=1e-4)
+    head = model.config.head
+    for step in range(steps + 1):
         template, online, search, target = rectangle_batch(32, generator)
-        out = model(template, online, search, return_logits=True)
+        out = model(template, online, search, return_logits=True, return_features=args.attention > 0)
         pred = box_cxcywh_to_xyxy(out["pred_boxes"][:, 0])
         ciou, iou = ciou_loss(pred, target)
         loss = 2 * ciou + 5 * l1_loss(pred, target)
         if args.side_target > 0 and "prob_l" in out:
             loss = loss + args.side_target * side_target_loss({s: out[f"prob_{s}"] for s in SIDES}, target)
+        if args.attention > 0 and head == "tokens":
+            att = token_attention_loss(model, out["features"], target)
+            loss = loss + args.attention * att
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         if step % 50 == 0:
             spread = out["pred_boxes"][:, 0].std(0).mean().item()
-            print(f"{args.head} step {step}: loss {loss.item():.3f}, IoU {iou.mean().item():.3f}, "
+            print(f"{head} step {step}: loss {loss.item():.3f}, IoU {iou.mean().item():.3f}, "
                   f"box spread over the batch {spread:.2e}", flush=True)
-    return 0
+    return model
 
 
 if __name__ == "__main__":

@@ -15,9 +15,14 @@ from ..data.processing import normalize_images, xywh_to_xyxy
 from ..model.heads import box_cxcywh_to_xyxy
 from .config import TrainConfig
 from .losses import (SIDES, ciou_loss, corner_marginals, feature_mse_loss, l1_loss, score_bce_loss, side_kl_loss,
-                     side_target_loss)
+                     side_target_loss, token_attention_loss)
 
 Stats = Dict[str, float]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
 
 
 def model_inputs(batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -62,7 +67,15 @@ class Actor:
     def box_targets(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         return xywh_to_xyxy(batch["search_box"]).clamp(0.0, 1.0)
 
-    def box_losses(self, out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Stats, torch.Tensor]:
+    def wants_features(self, model: nn.Module) -> bool:
+        """Whether the forward must return every block's tokens (feature distillation, token attention)."""
+        return self.config.loss.feature > 0 or self._token_attention_on(model)
+
+    def _token_attention_on(self, model: nn.Module) -> bool:
+        return self.config.loss.token_attention > 0 and _unwrap(model).config.head == "tokens"
+
+    def box_losses(self, out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor],
+                   model: Optional[nn.Module] = None) -> Tuple[torch.Tensor, Stats, torch.Tensor]:
         pred = box_cxcywh_to_xyxy(out["pred_boxes"][:, 0].float())
         gt = self.box_targets(batch)
         ciou, iou = ciou_loss(pred, gt)
@@ -74,6 +87,10 @@ class Actor:
             side = side_target_loss({s: out[f"prob_{s}"] for s in SIDES}, gt)
             loss = loss + w.side_target * side
             stats["side_target"] = side.item()
+        if model is not None and self._token_attention_on(model):
+            attention = token_attention_loss(_unwrap(model), out["features"], gt)
+            loss = loss + w.token_attention * attention
+            stats["token_attention"] = attention.item()
         return loss, stats, iou
 
     def forward(self, model: nn.Module, batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Stats]:
@@ -91,8 +108,8 @@ class TeacherActor(Actor):
     def forward(self, model, batch):
         template, online, search = model_inputs(batch)
         # Logits, so that a token head can also learn from loss.side_target (the box uses the softmax).
-        out = model(template, online, search, return_logits=True)
-        loss, stats, iou = self.box_losses(out, batch)
+        out = model(template, online, search, return_logits=True, return_features=self.wants_features(model))
+        loss, stats, iou = self.box_losses(out, batch, model)
         stats.update(loss=loss.item(), iou=iou.mean().item())
         return loss, stats
 
@@ -105,8 +122,8 @@ class DenseToSparseActor(Actor):
 
     def forward(self, model, batch):
         template, online, search = model_inputs(batch)
-        out = model(template, online, search, return_logits=True)
-        loss, stats, iou = self.box_losses(out, batch)
+        out = model(template, online, search, return_logits=True, return_features=self.wants_features(model))
+        loss, stats, iou = self.box_losses(out, batch, model)
         with torch.no_grad():
             t_out = self.teacher(template, online, search)
         teacher_sides = corner_marginals(t_out["prob_tl"], t_out["prob_br"])
@@ -126,16 +143,15 @@ class DistillActor(Actor):
     def forward(self, model, batch):
         template, online, search = model_inputs(batch)
         w = self.config.loss
-        want_features = w.feature > 0
-        out = model(template, online, search, return_logits=True, return_features=want_features)
-        loss, stats, iou = self.box_losses(out, batch)
+        out = model(template, online, search, return_logits=True, return_features=self.wants_features(model))
+        loss, stats, iou = self.box_losses(out, batch, model)
         with torch.no_grad():
-            t_out = self.teacher(template, online, search, return_features=want_features)
+            t_out = self.teacher(template, online, search, return_features=w.feature > 0)
         if w.kl > 0:
             kl = side_kl_loss({s: out[f"prob_{s}"] for s in SIDES}, {s: t_out[f"prob_{s}"] for s in SIDES})
             loss = loss + w.kl * kl
             stats["kl"] = kl.item()
-        if want_features:
+        if w.feature > 0:
             mse = feature_mse_loss(out["features"], t_out["features"], self.config.feature_pairs)
             loss = loss + w.feature * mse
             stats["feature"] = mse.item()

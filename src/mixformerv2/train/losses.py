@@ -116,3 +116,44 @@ def side_target_loss(student_logits: Dict[str, torch.Tensor], gt_xyxy: torch.Ten
 def score_bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy with logits (mean)."""
     return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
+def edge_midpoint_targets(gt_xyxy: torch.Tensor, grid: int, sigma: float = 0.75) -> torch.Tensor:
+    """(B, 4, grid*grid) distributions over the search-token grid, one per prediction token in order l, r, t, b:
+    a Gaussian (``sigma`` in tokens) around the midpoint of that side of the ground-truth box (normalized x1, y1,
+    x2, y2 of the search crop). The token looking there sees that side's position in the pixels and positional
+    embeddings it reads."""
+    x1, y1, x2, y2 = gt_xyxy.float().unbind(-1)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    points = torch.stack([torch.stack([x1, cy], -1), torch.stack([x2, cy], -1),
+                          torch.stack([cx, y1], -1), torch.stack([cx, y2], -1)], 1) * grid  # (B, 4, 2) in tokens
+    centres = torch.arange(grid, dtype=torch.float32, device=gt_xyxy.device) + 0.5
+    gx = torch.exp(-0.5 * ((centres[None, None] - points[..., :1]) / sigma) ** 2)  # (B, 4, grid)
+    gy = torch.exp(-0.5 * ((centres[None, None] - points[..., 1:]) / sigma) ** 2)
+    maps = (gy[..., :, None] * gx[..., None, :]).flatten(2)
+    return maps / maps.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def token_attention_loss(model, features, gt_xyxy: torch.Tensor, blocks: int = 2) -> torch.Tensor:
+    """Cross-entropy between ``edge_midpoint_targets`` and where each prediction token looks among the search
+    tokens (attention averaged over heads) in the last ``blocks`` running blocks. ``features`` is the model's
+    return_features output (the full token sequence after every running block)."""
+    backbone = model.backbone
+    cfg = model.config
+    n_t = features[0].shape[1] - cfg.num_search_tokens - cfg.num_prediction_tokens
+    n_s = cfg.num_search_tokens
+    target = edge_midpoint_targets(gt_xyxy, cfg.search_grid)
+    total = 0.0
+    running = backbone.running
+    for layer in range(len(running) - blocks, len(running)):
+        block = backbone.blocks[running[layer]]
+        h = block.norm1(features[layer - 1])  # this block's input
+        attn = block.attn
+        b, n, _ = h.shape
+        qkv = attn.qkv(h).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+        q = qkv[0][:, :, n_t + n_s:]  # prediction tokens
+        k = qkv[1]  # all keys (prediction tokens see templates, search and themselves)
+        probs = ((q @ k.transpose(-2, -1)) * attn.scale).softmax(-1).mean(1)  # (B, 4, N)
+        looked = probs[:, :, n_t:n_t + n_s].clamp_min(1e-8)
+        total = total - (target * looked.log()).sum(-1).mean()
+    return total / blocks
