@@ -88,7 +88,7 @@ class Actor:
             loss = loss + w.side_target * side
             stats["side_target"] = side.item()
         if model is not None and self._token_attention_on(model):
-            attention = token_attention_loss(_unwrap(model), out["features"], gt)
+            attention = token_attention_loss(_unwrap(model), out["features"], gt, w.token_attention_blocks)
             loss = loss + w.token_attention * attention
             stats["token_attention"] = attention.item()
         return loss, stats, iou
