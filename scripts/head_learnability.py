@@ -2,12 +2,17 @@
 """How fast a box head learns from scratch on the easiest localisation task there is: a bright rectangle
 on a dark search crop (the template is a fixed centred square). A diagnostic for training recipes.
 
-    python scripts/head_learnability.py --head tokens --steps 300 [--lr 5e-4] [--side-target 0]
+    python scripts/head_learnability.py --head tokens --steps 300 [--lr 5e-4] [--side-target 0] [--attention 1]
+    python scripts/head_learnability.py --from-corner 100 --steps 200 [--freeze-backbone] [--head-lr-mult 4]
 
 Prints the batch loss, IoU and the spread of the predicted boxes over the batch every 50 steps. Measured
 on 2 cores (embed 192, 4 blocks, crops 64/128, 32 bins, batch 32, AdamW 5e-4, CIoU x2 + L1 x5, clip 1.0):
 the corner head reaches IoU 0.90 by step 50; the prediction tokens predict one box for every input for
-about 100 steps (spread < 1e-3) and reach IoU 0.26 at step 300; at lr 2e-3 they stay collapsed.
+about 100 steps (spread < 1e-3) and reach IoU 0.26 at step 300; at lr 2e-3 they stay collapsed. Started
+from the backbone of a corner model trained 100 steps (IoU 0.91), they still read one box at step 200
+(IoU 0.12), also with that backbone frozen and the head at 4x the rate. With the token attention loss
+(--attention 1, the last two blocks) they leave the single box by step 50 and reach IoU 0.62 at step 300
+(from the corner backbone: spread 0.1 and IoU 0.20 at step 100).
 """
 from __future__ import annotations
 
