@@ -1,7 +1,6 @@
 """The prediction-token attention loss (an addition to the published recipe, loss.token_attention)."""
 import json
 
-import pytest
 import torch
 
 from mixformerv2 import build_model
@@ -53,21 +52,3 @@ def test_teacher_stage_reports_the_token_attention_loss_for_token_heads_only(tmp
         stats = json.loads((tmp_path / f"runs/{head}/metrics.json").read_text())[0]["train"]
         assert ("token_attention" in stats) == expected, head
 
-
-def test_init_redraws_the_prediction_tokens_at_the_asked_scale(tmp_path):
-    from mixformerv2.train import Trainer, load_config
-    from mixformerv2.train.trainer import TrainingError
-    from train_helpers import TINY, fast_overrides
-
-    base = fast_overrides() + ["model.head=tokens", "model.embed_dim=64"]
-    stds = {}
-    for std in (None, 1.0):
-        extra = [] if std is None else [f"init.prediction_token_std={std}"]
-        trainer = Trainer(load_config(TINY / "teacher.yaml", base + extra), output_dir=str(tmp_path / str(std)),
-                          progress=False)
-        stds[std] = trainer.model.backbone.reg_tokens.std().item()
-        trainer.close()
-    assert stds[None] < 0.05 and 0.7 < stds[1.0] < 1.3
-    with pytest.raises(TrainingError, match="no prediction tokens"):
-        Trainer(load_config(TINY / "teacher.yaml", fast_overrides() + ["init.prediction_token_std=1.0"]),
-                output_dir=str(tmp_path / "corner"), progress=False)

@@ -26,16 +26,13 @@ class InitConfig:
     ViT weights for the backbone; ``partial``: load only the entries that exist in the model with the same
     shape (e.g. a student's backbone from the teacher); ``remove_blocks``: drop these blocks of the
     checkpoint and renumber the rest first; ``reduce_mlp``: shrink the checkpoint's MLPs to the model's
-    hidden size, keeping the hidden units of largest weight norm. ``prediction_token_std``: redraw the
-    prediction tokens (normal, this std) after loading (not in the published recipe: at the default 0.02 the
-    tokens' identity drowns in the first block's attention output and all four read the same thing)."""
+    hidden size, keeping the hidden units of largest weight norm."""
 
     weights: Optional[str] = None
     mae: Optional[str] = None
     partial: bool = False
     remove_blocks: List[int] = field(default_factory=list)
     reduce_mlp: bool = False
-    prediction_token_std: Optional[float] = None
 
 
 @dataclass

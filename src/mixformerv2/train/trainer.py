@@ -132,10 +132,6 @@ class Trainer:
         if c.init.weights:
             load_weights(model, c.init.weights, remove_blocks=c.init.remove_blocks, reduce_mlp=c.init.reduce_mlp,
                          partial=c.init.partial)
-        if c.init.prediction_token_std is not None:
-            if not hasattr(model.backbone, "reg_tokens"):
-                raise TrainingError("init.prediction_token_std is set but the model has no prediction tokens")
-            nn.init.normal_(model.backbone.reg_tokens, std=c.init.prediction_token_std)
         teacher = None
         if c.stage in ("dense_to_sparse", "progressive_elimination", "finetune"):
             teacher = build_teacher(c.teacher.weights, c.teacher.model, model_config.template_size,
