@@ -52,3 +52,28 @@ def test_teacher_stage_reports_the_token_attention_loss_for_token_heads_only(tmp
         stats = json.loads((tmp_path / f"runs/{head}/metrics.json").read_text())[0]["train"]
         assert ("token_attention" in stats) == expected, head
 
+
+
+def test_attention_map_matches_the_blocks_attention_output():
+    """The loss reads the attention the tracking path computes (same weights, same mask-free softmax)."""
+    torch.manual_seed(0)
+    model = build_model(TINY_TOKENS).eval()
+    template, search = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 64, 64)
+    out = model(template, template, search, return_features=True)
+    block, x = model.backbone.blocks[1], out["features"][0]
+    n_t = x.shape[1] - model.config.num_search_tokens - 4
+    probs = block.attention_map(x, queries=slice(n_t, None))  # search and prediction tokens
+    v = block.attn.qkv(block.norm1(x)).reshape(1, x.shape[1], 3, 2, 16).permute(2, 0, 3, 1, 4)[2]
+    mixed = (probs @ v).transpose(1, 2).reshape(1, -1, 32)
+    cache = model.encode_templates(template, template)
+    expected = block.attn.forward_search(block.norm1(x[:, n_t:]), cache.keys[1], cache.values[1])
+    assert torch.allclose(block.attn.proj(mixed), expected, atol=1e-5)
+
+
+def test_token_attention_loss_names_an_impossible_block_count():
+    import pytest
+
+    model = build_model(TINY_TOKENS)
+    out = model(torch.randn(1, 3, 32, 32), None, torch.randn(1, 3, 64, 64), return_features=True)
+    with pytest.raises(ValueError, match="1 to 2 are possible"):
+        token_attention_loss(model, out["features"], torch.tensor([[0.1, 0.1, 0.5, 0.5]]), blocks=3)

@@ -91,6 +91,12 @@ class MixedAttention(nn.Module):
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         return qkv[0], qkv[1], qkv[2]  # each (B, H, N, D)
 
+    def attention_map(self, x: torch.Tensor, queries: slice) -> torch.Tensor:
+        """Softmax attention weights (B, H, Q, N) of the tokens ``x[:, queries]`` over all N tokens of the
+        (normalized) full sequence x (B, N, E). For training losses and inspection; not the tracking path."""
+        q, k, _ = self._split_heads(x)
+        return ((q[:, :, queries] @ k.transpose(-2, -1)) * self.scale).softmax(-1)
+
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
         b, _, n, _ = out.shape
@@ -138,6 +144,12 @@ class Block(nn.Module):
 
     def forward_search(self, x_s: torch.Tensor, k_t: torch.Tensor, v_t: torch.Tensor) -> torch.Tensor:
         return self._finish(x_s, self.attn.forward_search(self.norm1(x_s), k_t, v_t))
+
+    def attention_map(self, x: torch.Tensor, queries: slice) -> torch.Tensor:
+        """Attention weights (B, H, Q, N) of ``x[:, queries]`` over the block's input x (B, N, E), the full
+        sequence [templates | search | prediction]; the query slice must not include template tokens,
+        which attend only among themselves."""
+        return self.attn.attention_map(self.norm1(x), queries)
 
 
 def check_images(name: str, x: torch.Tensor, size: int, batch: Optional[int] = None) -> None:

@@ -55,12 +55,13 @@ class LossConfig:
     # coordinate split over its two nearest bins (a distribution-focal-style target). It gives the token
     # head a dense signal when no teacher is available (training from scratch). 0 = off.
     side_target: float = 0.0
-    # Not in the published recipe: cross-entropy pulling each prediction token's attention (last
-    # token_attention_blocks blocks, heads averaged) onto the search tokens at the midpoint of its side of the ground-truth box. Without it
-    # newly added prediction tokens read the same box for every input for hundreds of steps on small data
-    # (scripts/head_learnability.py). 0 = off.
+    # Not in the published recipe: cross-entropy pulling each prediction token's attention (heads averaged)
+    # onto the search tokens at the midpoint of its side of the ground-truth box, in the last
+    # token_attention_blocks running blocks (at most all but the first). Without it new prediction tokens
+    # read the same box for every input for hundreds of steps on small data (scripts/head_learnability.py).
+    # 0 = off.
     token_attention: float = 0.0
-    token_attention_blocks: int = 2  # how many of the last running blocks it supervises (at most all but the first)
+    token_attention_blocks: int = 2
 
 
 @dataclass

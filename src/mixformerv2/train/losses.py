@@ -136,24 +136,21 @@ def edge_midpoint_targets(gt_xyxy: torch.Tensor, grid: int, sigma: float = 0.75)
 
 def token_attention_loss(model, features, gt_xyxy: torch.Tensor, blocks: int = 2) -> torch.Tensor:
     """Cross-entropy between ``edge_midpoint_targets`` and where each prediction token looks among the search
-    tokens (attention averaged over heads) in the last ``blocks`` running blocks. ``features`` is the model's
-    return_features output (the full token sequence after every running block)."""
-    backbone = model.backbone
+    tokens (attention averaged over heads) in the last ``blocks`` running blocks; ``blocks`` must leave the
+    first block out (its input is not among the features). ``features`` is the model's return_features output
+    (the full token sequence [templates | search | prediction] after every running block)."""
     cfg = model.config
-    n_t = features[0].shape[1] - cfg.num_search_tokens - cfg.num_prediction_tokens
-    n_s = cfg.num_search_tokens
+    running = model.backbone.running
+    if not 1 <= blocks < len(running):
+        raise ValueError(f"token attention over the last {blocks} blocks: the model runs {len(running)} blocks, "
+                         f"so 1 to {len(running) - 1} are possible")
+    n_s, n_p = cfg.num_search_tokens, cfg.num_prediction_tokens
+    n_t = features[0].shape[1] - n_s - n_p
     target = edge_midpoint_targets(gt_xyxy, cfg.search_grid)
     total = 0.0
-    running = backbone.running
     for layer in range(len(running) - blocks, len(running)):
-        block = backbone.blocks[running[layer]]
-        h = block.norm1(features[layer - 1])  # this block's input
-        attn = block.attn
-        b, n, _ = h.shape
-        qkv = attn.qkv(h).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
-        q = qkv[0][:, :, n_t + n_s:]  # prediction tokens
-        k = qkv[1]  # all keys (prediction tokens see templates, search and themselves)
-        probs = ((q @ k.transpose(-2, -1)) * attn.scale).softmax(-1).mean(1)  # (B, 4, N)
+        block = model.backbone.blocks[running[layer]]
+        probs = block.attention_map(features[layer - 1], queries=slice(n_t + n_s, None)).mean(1)  # (B, 4, N)
         looked = probs[:, :, n_t:n_t + n_s].clamp_min(1e-8)
         total = total - (target * looked.log()).sum(-1).mean()
     return total / blocks
