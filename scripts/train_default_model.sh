@@ -35,8 +35,11 @@ for stage in $STAGES; do
     "$PY" -m mixformerv2 train "configs/default/$stage.yaml" "${resume[@]}" --no-progress 2>&1 | tee -a "$out.log"
 done
 
-# Tracker settings chosen on the synthetic validation benchmark (never on the real sequences):
+# Tracker settings chosen on the synthetic validation benchmark (never on the real sequences or the test split):
 #   mixformerv2 synthetic /tmp/synth-val --split val --sequences 20 --seed 1 --config configs/default/synthetic_test.yaml
-# (The interim model shipped on 2026-11-24 is the teacher: ship_default_model.py runs/default/teacher/model.pth --half.)
+#   mixformerv2 eval --dataset lasot --root /tmp/synth-val --split all --weights runs/default/score/model.pth \
+#       --search-factor F --update-interval N --results /tmp/val-F-N
+# (2026-11-24, update interval 200: search factor 3.0/3.5/4.0/4.5/5.0 -> AUC 0.132/0.259/0.332/0.322/0.256;
+#  at 4.5, update interval 25 -> 0.295.)
 "$PY" scripts/ship_default_model.py runs/default/score/model.pth --half \
-    --search-factor "${SEARCH_FACTOR:-4.5}" --update-interval "${UPDATE_INTERVAL:-25}"
+    --search-factor "${SEARCH_FACTOR:-4.0}" --update-interval "${UPDATE_INTERVAL:-200}"
