@@ -59,19 +59,18 @@ def main(argv=None) -> int:
     generator = torch.Generator().manual_seed(0)
     backbone = None
     if args.from_corner:
-        corner = train(build(args, "corner"), args, args.from_corner, generator)
+        corner = train(build("corner"), args, args.from_corner, generator)
         backbone = corner.backbone.state_dict()
-    model = build(args, args.head)
+    model = build(args.head)
     if backbone is not None:
         model.backbone.load_state_dict(backbone, strict=False)
     train(model, args, args.steps, generator)
     return 0
 
 
-def build(args, head: str):
-    model = build_model(dict(embed_dim=192, depth=4, num_heads=3, mlp_ratio=2.0, template_size=64, search_size=128,
-                             num_bins=32, head=head))
-    return model
+def build(head: str):
+    return build_model(dict(embed_dim=192, depth=4, num_heads=3, mlp_ratio=2.0, template_size=64, search_size=128,
+                            num_bins=32, head=head))
 
 
 def train(model, args, steps: int, generator: torch.Generator):

@@ -11,7 +11,6 @@ prediction heads (tiny, and the box is an expectation over bins that int8 would 
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
