@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mixformerv2 import load_checkpoint, save_checkpoint
-from mixformerv2.model.checkpoint import atomic_write
+from mixformerv2.files import atomic_write
 from mixformerv2.tracking import Tracker, pretrained
 
 

@@ -10,7 +10,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from .common import add_model_arguments, model_from_args
 
 DEFAULT_BACKENDS = ("torch-full", "torch", "onnx", "onnx-int8")

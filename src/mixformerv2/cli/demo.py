@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from .common import add_model_arguments
 
 OUTPUTS = {"clip": "clip.mp4", "groundtruth": "groundtruth.txt", "clip_info": "clip.json", "boxes": "boxes.txt",

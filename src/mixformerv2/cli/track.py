@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from ..tracking import StepTimings, Tracker, TrackerParams, available_backends, load_model
 from ..tracking.annotate import AnnotatedVideoWriter, FrameWindow, VIDEO_CODECS, draw_boxes
 from ..tracking.params import BENCHMARKS

@@ -18,6 +18,8 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..files import atomic_write, cache_root
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -87,9 +89,8 @@ def _scan(folder: Path) -> List[Path]:
 
 
 def photo_cache_dir() -> Path:
-    """Where shrunk photos are kept between runs: $MIXFORMERV2_CACHE/photos, else ~/.cache/mixformerv2/photos."""
-    root = os.environ.get("MIXFORMERV2_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "mixformerv2")
-    return Path(root) / "photos"
+    """Where shrunk photos are kept between runs: ``cache_root()/photos`` (see ``mixformerv2.files``)."""
+    return cache_root() / "photos"
 
 
 def _cached_read(path: Path, max_side: int) -> np.ndarray:
@@ -106,11 +107,11 @@ def _cached_read(path: Path, max_side: int) -> np.ndarray:
     image = read_rgb(path, max_side)
     if cached is not None:
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                np.save(f, image)
-            os.replace(tmp, cached)
+            def write(tmp: str) -> None:
+                with open(tmp, "wb") as f:      # a file object: np.save would append .npy to a name
+                    np.save(f, image, allow_pickle=False)
+
+            atomic_write(cached, write)
         except OSError:  # a read-only home: no cache, no harm
             pass
     return image

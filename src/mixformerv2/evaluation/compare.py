@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from .datasets import Dataset
 from .results import find_results
 from .runner import (TrackerSpec, build_tracker, load_tracker_model, prepare_results_folder, track_sequence,

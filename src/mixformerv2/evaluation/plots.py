@@ -57,7 +57,7 @@ def plot_report(report: Report, path: Path, attribute: Optional[str] = None, dpi
         ax.legend(loc="lower left" if score == "auc" else "lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..model.checkpoint import atomic_write
+    from ..files import atomic_write
 
     fmt = path.suffix.lower().lstrip(".")
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from .annotations import format_boxes
 from .datasets import Dataset, Sequence, open_dataset
 

@@ -56,7 +56,7 @@ class Report:
         return out
 
     def write_json(self, path: Path, details: bool = False) -> None:
-        from ..model.checkpoint import atomic_write
+        from ..files import atomic_write
 
         text = json.dumps(self.to_json(details), indent=2) + "\n"
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))

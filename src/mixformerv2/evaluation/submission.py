@@ -13,7 +13,7 @@ from typing import List
 
 import numpy as np
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from .annotations import format_boxes
 from .datasets import Dataset, FramesUnavailableError
 from .results import MissingResultsError, find_results, missing_message

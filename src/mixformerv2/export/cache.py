@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import cache_root, make_readable
 from ..model.checkpoint import weights_digest
 from ..model.mixformer import MixFormerV2
 from .onnx_export import ExportManifest, export_onnx
@@ -22,13 +23,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change for the same model, so that old cached exports are not reused.
 EXPORT_FORMAT_VERSION = 1
-
-
-def cache_root() -> Path:
-    if os.environ.get("MIXFORMERV2_CACHE"):
-        return Path(os.environ["MIXFORMERV2_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mixformerv2"
 
 
 def model_fingerprint(model: MixFormerV2) -> str:
@@ -51,9 +45,7 @@ def cached_export(model: MixFormerV2, int8: bool = False) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         log.info("exporting the model to ONNX (once; cached in %s)", target)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the cache is an ordinary folder
+        make_readable(staging, directory=True)  # mkdtemp makes it private; the cache is an ordinary folder
         try:
             export_onnx(model, staging)
             if target.exists():  # a half-written directory from an interrupted run

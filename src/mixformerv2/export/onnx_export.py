@@ -19,7 +19,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 import torch
 
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write, make_readable
 from ..model.config import ModelConfig, preset_name
 from ..model.mixformer import MixFormerV2
 from .graphs import (SEARCH_INPUTS, TEMPLATE_INPUTS, TEMPLATE_OUTPUTS, SearchStepGraph, TemplateEncoderGraph,
@@ -59,7 +59,7 @@ class ExportManifest:
         text = json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n"
         path = Path(directory) / MANIFEST
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-        _make_readable(path)
+        make_readable(path)
 
     @classmethod
     def load(cls, directory: Union[str, Path]) -> "ExportManifest":
@@ -80,13 +80,6 @@ def _float32_cpu(model: MixFormerV2) -> MixFormerV2:
     if param.dtype == torch.float32 and param.device.type == "cpu":
         return model
     return copy.deepcopy(model).float().cpu()
-
-
-def _make_readable(path: Path) -> None:
-    """Give a file written through a private temporary file the usual permissions (0666 minus umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _example_inputs(config: ModelConfig, batch: int, num_online: int, seed: int = 0):
@@ -115,7 +108,7 @@ def _export_graph(module: torch.nn.Module, args: tuple, path: Path, input_names:
         onnx.save(proto, tmp)
 
     atomic_write(path, write)
-    _make_readable(path)
+    make_readable(path)
 
 
 @torch.no_grad()

@@ -18,7 +18,8 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Union
 
 import numpy as np
 
-from .onnx_export import ExportManifest, _make_readable
+from ..files import make_readable
+from .onnx_export import ExportManifest
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
                             activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
         Path(tmp, "q.onnx").replace(target)
-    _make_readable(target)
+    make_readable(target)
     per_channel = bool(per_channel) if mode == "dynamic" else per_channel is None or per_channel
     manifest.quantized["int8"] = {"graph": INT8_SEARCH_GRAPH, "mode": mode, "per_channel": per_channel,
                                   "quantized_matmuls": len(nodes),

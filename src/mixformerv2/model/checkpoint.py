@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -20,6 +19,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
+from ..files import atomic_write
 from .config import ModelConfig, PRESETS, preset_name, resolve_config
 
 log = logging.getLogger(__name__)
@@ -199,28 +199,6 @@ def load_checkpoint(path: PathLike, preset_or_config: Union[str, Mapping[str, An
     model = build_model(checkpoint_config(state, stored, preset_or_config))
     load_state_dict_strict(model, adapt_state_dict(state, model), source=f"checkpoint {path}")
     return model.to(map_location).eval()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: PathLike, write_fn) -> None:
-    """Call write_fn(temporary_path) and move the result to path in one step (no half-written files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        write_fn(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(model: nn.Module, path: PathLike, half: bool = False) -> None:

@@ -10,6 +10,8 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..files import make_readable
+
 # BGR colours for targets 1, 2, ... (cycled).
 COLORS = ((0, 220, 0), (0, 140, 255), (255, 80, 0), (200, 0, 200), (0, 220, 220), (255, 255, 0), (80, 80, 255))
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
@@ -68,9 +70,7 @@ class AnnotatedVideoWriter:
         self.writer.release()
         self.writer = None
         if keep and self.frames:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(self.tmp, 0o666 & ~mask)
+            make_readable(self.tmp)
             os.replace(self.tmp, self.path)
         elif os.path.exists(self.tmp):
             os.unlink(self.tmp)

@@ -29,7 +29,7 @@ from ..data.datasets import build_dataset
 from ..data.processing import PairProcessing, ProcessingConfig
 from ..data.sampler import EpochIndexSampler, SamplerConfig, TrackingSampler
 from ..model import ModelConfig, build_model, save_checkpoint
-from ..model.checkpoint import atomic_write
+from ..files import atomic_write
 from ..model.config import resolve_config
 from .actors import Actor, build_actor
 from .config import TrainConfig
