@@ -2,8 +2,9 @@
 
     python scripts/profile_tracker.py --model s --threads 2 [--frames 150] [--targets 1] [SOURCE]
 
-SOURCE is a video or image folder (default: a synthetic 640x360 clip of a textured patch moving over noise).
-Prints the per-frame breakdown of Tracker.update (crop + normalise, model, map-back + update rule, template
+SOURCE is a video or image folder (default: the demo's sample clip, with its first box). The frames go through
+the library's tracking loop (``mixformerv2.tracking.run.TrackingLoop``). Prints the per-frame breakdown of
+Tracker.update (crop + normalise, model, map-back + update rule, template
 encoding) after warm-up, and the backend's search step timed alone on fixed crops, in ms.
 """
 from __future__ import annotations
@@ -15,25 +16,17 @@ import time
 import numpy as np
 import torch
 
-from mixformerv2 import Tracker, TrackerParams, build_model
+from mixformerv2 import Tracker, build_model
+from mixformerv2.data.sample_clip import sample_clip
+from mixformerv2.tracking import params_for_model
+from mixformerv2.tracking.run import TrackingLoop
 from mixformerv2.tracking.sources import open_source
-
-
-def synthetic_frames(count: int, width: int = 640, height: int = 360):
-    rng = np.random.default_rng(0)
-    background = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    patch = rng.integers(0, 256, (60, 40, 3), dtype=np.uint8)
-    for i in range(count):
-        frame = background.copy()
-        x, y = 100 + int(300 * i / max(count, 1)), 120 + int(40 * np.sin(i / 10))
-        frame[y:y + 60, x:x + 40] = patch
-        yield frame
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", nargs="?", help="video or image folder (default: synthetic clip)")
-    parser.add_argument("--box", default="100,120,40,60", help="initial box x,y,w,h (default fits the synthetic clip)")
+    parser.add_argument("--box", default=None, help="initial box x,y,w,h (default: the sample clip's first box)")
     parser.add_argument("--model", default="s", help="preset (random weights)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=150)
@@ -44,18 +37,25 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = build_model(args.model).eval()
-    tracker = Tracker(model, TrackerParams.for_benchmark("default", model.config), backend=args.backend,
-                      threads=args.threads)
-    frames = open_source(args.source) if args.source else synthetic_frames(args.frames + 1)
-    box = [float(v) for v in args.box.split(",")]
+    tracker = Tracker(model, params_for_model(model), backend=args.backend, threads=args.threads)
+    if args.source:
+        frames = open_source(args.source)
+        if args.box is None:
+            parser.error("give --box X,Y,W,H with a SOURCE")
+        box = [float(v) for v in args.box.split(",")]
+    else:
+        clip = sample_clip(min(args.frames + 1, 300))
+        frames = clip.frames()
+        box = [float(v) for v in (args.box.split(",") if args.box else clip.boxes[0])]
+    loop = TrackingLoop(tracker, [box] * args.targets, warmup=args.warmup)
     parts = ("crop", "model", "post", "template")
     per_frame = {k: [] for k in parts + ("step", "alone")}
     for i, frame in enumerate(itertools.islice(frames, args.frames + 1)):
         if i == 0:
-            tracker.init(frame, [box] * args.targets)
+            loop.step(frame)
             continue
         before = {k: getattr(tracker.timings, k) for k in parts}
-        tracker.update(frame)
+        loop.step(frame)
         # The model call alone, on the crops this frame used, right after the step (same load conditions).
         search = tracker._search.copy()
         start = time.perf_counter()

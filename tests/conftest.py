@@ -34,7 +34,7 @@ TINY_DEFAULT = dict(embed_dim=64, depth=2, num_heads=4, mlp_ratio=1, template_si
 @pytest.fixture
 def no_default_model(monkeypatch, tmp_path_factory):
     """The package as shipped without trained default weights (an empty assets folder)."""
-    from mixformerv2.tracking import pretrained
+    from mixformerv2.model import hub as pretrained
 
     monkeypatch.setattr(pretrained, "ASSETS", tmp_path_factory.mktemp("empty-assets"))
     monkeypatch.delenv(pretrained.weights_env_var(pretrained.DEFAULT_MODEL), raising=False)
@@ -50,7 +50,7 @@ def default_model(monkeypatch, tmp_path_factory):
     import torch
 
     from mixformerv2 import build_model, save_checkpoint
-    from mixformerv2.tracking import pretrained
+    from mixformerv2.model import hub as pretrained
 
     assets = tmp_path_factory.mktemp("assets")
     torch.manual_seed(0)

@@ -12,7 +12,8 @@ from evaluation.layouts import boxes_text, moving_boxes, write_frames
 from mixformerv2 import ModelConfig, Tracker, TrackerParams, build_model, save_checkpoint
 from mixformerv2.cli import main
 from mixformerv2.model.checkpoint import CheckpointError
-from mixformerv2.tracking import BundledModelMissingError, WeightsRequiredError, pretrained
+from mixformerv2.model import hub as pretrained
+from mixformerv2.model.hub import BundledModelMissingError, WeightsRequiredError
 
 
 def sequence_folder(root):
@@ -40,7 +41,7 @@ def test_absent_default_model_is_a_clear_error_from_python(no_default_model):
     with pytest.raises(BundledModelMissingError):
         Tracker.load(model="default")
     with pytest.raises(BundledModelMissingError):
-        TrackerParams.for_benchmark("lasot", "default")
+        pretrained.load_model("default")
     # Presets and configs are unaffected: their params need no bundled file.
     assert TrackerParams.for_benchmark("lasot", "s").search_factor == 4.4
 
@@ -85,24 +86,38 @@ def test_default_model_loads_with_its_stored_config_and_card(default_model):
     shipped = json.loads((default_model.with_suffix(".json")).read_text())["tracker"]
     assert tracker.params.search_factor == shipped["search_factor"]
     assert tracker.params.update_interval == shipped["update_interval"]
-    assert pretrained.model_display_name(loaded.config) == "default"
+    assert pretrained.model_name(loaded) == "default" and loaded.card.name == "default"
     assert pretrained.describe_weights() == f"default ({default_model})"
 
 
-def test_card_settings_per_benchmark_and_for_any_model_of_that_architecture(default_model):
+def test_card_settings_per_benchmark_come_with_the_loaded_weights_only(default_model, tiny_weights_file):
+    from mixformerv2.tracking import params_for_model
+
     write_card(default_model, tracker={"search_factor": 4.2, "update_interval": 30},
                benchmarks={"GOT-10k": {"update_interval": 5}}, weights_sha256=None)
-    assert (TrackerParams.for_benchmark("default", "default").search_factor,
-            TrackerParams.for_benchmark("default", "default").update_interval) == (4.2, 30)
-    got = TrackerParams.for_benchmark("got10k", "default")
+    loaded = pretrained.load_model("default")
+    assert (params_for_model(loaded).search_factor, params_for_model(loaded).update_interval) == (4.2, 30)
+    got = params_for_model(loaded, "got10k")
     assert (got.search_factor, got.update_interval) == (4.2, 5)
     assert Tracker.load(benchmark="got10k").params.update_interval == 5
-    # The settings follow the architecture: the same config built elsewhere gets them too ...
-    assert Tracker(build_model(TINY_DEFAULT)).params.search_factor == 4.2
-    # ... and other architectures and presets do not.
-    other = dict(TINY_DEFAULT, depth=1)
-    assert Tracker(build_model(other)).params.search_factor == 5.0
+    assert Tracker(loaded).params.search_factor == 4.2
+    # The same architecture built elsewhere, or other weights of it, do not inherit the card's settings.
+    assert Tracker(build_model(TINY_DEFAULT)).params.search_factor == 5.0
+    other = pretrained.load_model(weights=tiny_weights_file)
+    assert other.config == loaded.config and other.card is None
+    assert Tracker(other).params.search_factor == 5.0
     assert TrackerParams.for_benchmark("lasot", "s").search_factor == 4.4
+
+
+def test_a_card_beside_other_weights_counts_only_when_it_names_their_digest(tiny_weights_file):
+    card = tiny_weights_file.with_suffix(".json")
+    card.write_text(json.dumps({"name": "mine", "tracker": {"search_factor": 3.5}, "weights_sha256": "0" * 64}))
+    assert pretrained.load_model(weights=tiny_weights_file).card is None
+    card.write_text(json.dumps({"name": "mine", "tracker": {"search_factor": 3.5},
+                                "weights_sha256": pretrained.file_sha256(tiny_weights_file)}))
+    loaded = pretrained.load_model(weights=tiny_weights_file)
+    assert loaded.card.name == "mine" and Tracker(loaded).params.search_factor == 3.5
+    card.unlink()
 
 
 @pytest.mark.parametrize("card, message", [

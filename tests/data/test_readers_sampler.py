@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mixformerv2.data import (COCO, EpochIndexSampler, GOT10k, LaSOT, PairProcessing, ProcessingConfig,
-                              SamplerConfig, TrackingNet, TrackingSampler, build_dataset, crop_square)
+                              SamplerConfig, TrackingNet, TrackingSampler, build_dataset, training_crop)
 from mixformerv2.data.base import SequenceAnnotations, TrackingDataset
 from mixformerv2.data.datasets import DatasetError
 
@@ -138,7 +138,7 @@ class ListDataset(TrackingDataset):
 
 
 def _sampler(ds, mode="box", gap=20):
-    proc = PairProcessing(ProcessingConfig(template_size=32, search_size=64))
+    proc = PairProcessing(ProcessingConfig(), template_size=32, search_size=64)
     return TrackingSampler([ds], [1.0], proc, SamplerConfig(samples_per_epoch=64, max_gap=gap, mode=mode), seed=1)
 
 
@@ -188,9 +188,10 @@ def test_epoch_index_sampler_splits_global_batches():
 def test_crop_matches_a_padded_crop_resized_bilinear():
     image = _frame(3, 120, 90)
     for box, factor in (([30.3, 20.7, 25, 18], 2.0), ([100, 70, 30, 30], 3.0), ([-5, -8, 20, 30], 4.0)):
-        crop, rf, (x1, y1) = crop_square(image, box, factor, 40)
+        crop, window = training_crop(image, box, factor, 40)
+        x1, y1 = window.x1, window.y1
         side = math.ceil(math.sqrt(box[2] * box[3]) * factor)
-        assert rf == 40 / side and x1 == round(box[0] + box[2] / 2 - side / 2)
+        assert window.resize_factor == 40 / side and x1 == round(box[0] + box[2] / 2 - side / 2)
         h, w = image.shape[:2]
         pad = np.zeros((h + 2 * side, w + 2 * side, 3), np.uint8)
         src = image.copy()
@@ -200,16 +201,37 @@ def test_crop_matches_a_padded_crop_resized_bilinear():
             src[h - 1] = 0
         pad[side:side + h, side:side + w] = src
         ref = cv2.resize(pad[y1 + side:y1 + 2 * side, x1 + side:x1 + 2 * side], (40, 40), interpolation=cv2.INTER_LINEAR)
-        assert np.abs(crop.astype(int) - ref.astype(int)).mean() < 1.0
+        np.testing.assert_array_equal(crop, ref)
+
+
+@pytest.mark.parametrize("box", [[30.3, 20.7, 25, 18], [100, 70, 30, 30], [-5, -8, 20, 30], [200, 150, 60, 40]])
+def test_a_training_crop_without_jitter_is_the_trackers_crop(box):
+    """Training and tracking share one crop and one normalisation: with jitter and augmentations off, the
+    sampler's template and search crops of a frame and box are exactly the tracker's inputs."""
+    from mixformerv2 import Tracker, TrackerParams, build_model
+    from mixformerv2.geometry import normalize_images
+
+    image = _frame(3, 240, 180)
+    config = ProcessingConfig(search_center_jitter=0, search_scale_jitter=0, brightness_jitter=0, grayscale_prob=0,
+                              flip_prob=0, template_factor=2.0, search_factor=4.0)
+    out = PairProcessing(config, template_size=32, search_size=64)([image], [box], image, box,
+                                                                   np.random.default_rng(0))
+    model = build_model(dict(embed_dim=32, depth=1, num_heads=2, mlp_ratio=1, template_size=32, search_size=64,
+                             num_bins=16)).eval()
+    tracker = Tracker(model, TrackerParams(template_factor=2.0, search_factor=4.0))
+    tracker.init(image, box)
+    template, _ = tracker._template_arrays()
+    np.testing.assert_array_equal(normalize_images(out["templates"][0]).numpy(), template[0])
+    tracker.update(image)          # the search crop is cut around the previous box: the initial one
+    np.testing.assert_array_equal(normalize_images(out["search"]).numpy(), tracker._search[0])
 
 
 def test_processing_puts_the_box_where_the_target_is():
     image = np.zeros((200, 300, 3), np.uint8)
     box = [120, 60, 40, 30]
     image[60:90, 120:160] = 255
-    proc = PairProcessing(ProcessingConfig(template_size=32, search_size=128, brightness_jitter=0, flip_prob=1.0,
-                                           search_center_jitter=0.5, search_scale_jitter=0.2,
-                                           grayscale_prob=0))
+    proc = PairProcessing(ProcessingConfig(brightness_jitter=0, flip_prob=1.0, search_center_jitter=0.5,
+                                           search_scale_jitter=0.2, grayscale_prob=0), template_size=32, search_size=128)
     out = proc([image, image], [box, box], image, box, np.random.default_rng(0))
     search = out["search"].numpy()[0] > 127
     x, y, w, h = (out["search_box"].numpy() * 128)

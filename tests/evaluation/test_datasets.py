@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from mixformerv2.evaluation.annotations import AnnotationError, mask_rle_to_box, read_boxes, read_regions
-from mixformerv2.evaluation.datasets import DatasetLayoutError, FramesUnavailableError, open_dataset
+from mixformerv2.datasets.annotations import AnnotationError, mask_rle_to_box, read_boxes, read_regions
+from mixformerv2.datasets import DatasetLayoutError, FramesUnavailableError, open_dataset
 
 from .layouts import boxes_text, make_lasot, moving_boxes, write_frames
 
@@ -138,7 +138,7 @@ def test_tnl2k_language_and_frames(tmp_path):
 def test_sequence_folders_one_or_two_levels_down(tmp_path):
     import re
 
-    from mixformerv2.evaluation.datasets.base import sequence_folders
+    from mixformerv2.datasets.base import sequence_folders
 
     for rel in ("top-1", "zoo/zoo-2", "zoo/notes", "zoo/readme-x", "aa/aa-10"):
         (tmp_path / rel).mkdir(parents=True)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from mixformerv2.evaluation.datasets import DatasetLayoutError, open_dataset
+from mixformerv2.datasets import DatasetLayoutError, open_dataset
 from mixformerv2.evaluation.scoring import score_results
 
 from .layouts import boxes_text, moving_boxes, write_frames

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import shared_path
 from mixformerv2.cli import main
-from mixformerv2.evaluation.datasets import Sequence
+from mixformerv2.datasets import Sequence
 
 from .layouts import boxes_text, make_lasot, moving_boxes, write_frames
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mixformerv2.cli import main
-from mixformerv2.evaluation.datasets import open_dataset
+from mixformerv2.datasets import open_dataset
 from mixformerv2.evaluation.results import MissingResultsError
 from mixformerv2.evaluation.scoring import score_results
 

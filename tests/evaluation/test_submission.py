@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from mixformerv2.evaluation.datasets import open_dataset
+from mixformerv2.datasets import open_dataset
 from mixformerv2.evaluation.results import MissingResultsError
 from mixformerv2.evaluation.submission import SubmissionError, package_submission
 

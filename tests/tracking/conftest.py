@@ -10,7 +10,7 @@ import torch
 
 from mixformerv2 import ModelConfig, build_model, save_checkpoint
 from mixformerv2.tracking.backends import TrackerBackend
-from mixformerv2.tracking.geometry import IMAGENET_MEAN, IMAGENET_STD
+from mixformerv2.geometry import IMAGENET_MEAN, IMAGENET_STD
 
 TINY = dict(embed_dim=64, depth=2, num_heads=4, mlp_ratio=1, template_size=32, search_size=64, num_bins=16)
 

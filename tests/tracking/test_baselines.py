@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from mixformerv2.evaluation.datasets import open_dataset
+from mixformerv2.datasets import open_dataset
 from mixformerv2.evaluation.metrics import score_sequence
 from mixformerv2.evaluation.runner import track_sequence
 from mixformerv2.tracking import TrackResult

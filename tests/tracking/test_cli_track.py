@@ -8,7 +8,8 @@ import pytest
 
 from mixformerv2 import build_model, save_checkpoint
 from mixformerv2.cli import main
-from mixformerv2.tracking.sources import natural_key, open_source, read_image
+from mixformerv2.datasets.images import natural_key, read_image
+from mixformerv2.tracking.sources import open_source
 
 from conftest import shared_path
 from .conftest import TINY

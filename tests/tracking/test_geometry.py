@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixformerv2.tracking.geometry import (IMAGENET_MEAN, IMAGENET_STD, clip_box, crop_frame, crop_window,
+from mixformerv2.geometry import (IMAGENET_MEAN, IMAGENET_STD, clip_box, crop_frame, crop_window,
                                            map_box_back, normalize_crop)
 
 W, H = 100, 80

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from mixformerv2 import CheckpointError, ModelConfig, Tracker, TrackerParams, TrackResult, build_model, save_checkpoint
-from mixformerv2.tracking import WeightsRequiredError, available_backends, register_backend
+from mixformerv2.model.hub import WeightsRequiredError
+from mixformerv2.tracking import available_backends, register_backend
 from mixformerv2.tracking.backends import TorchBackend
 
 from .conftest import TINY, MatchingBackend

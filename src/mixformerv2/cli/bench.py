@@ -24,7 +24,7 @@ def register(sub) -> None:
                                    "per frame, achieved GFLOP/s and its fraction of a float32 matrix-multiply peak "
                                    "measured by this command, the speed-up against torch-full, and the per-frame IoU "
                                    "of each backend's boxes against its reference (float32 backends against torch, "
-                                   "onnx-int8 against onnx). Without --source the frames are a generated video.")
+                                   "onnx-int8 against onnx). Without --source the frames are the demo's sample clip.")
     add_model_arguments(p)
     p.add_argument("--backend", nargs="+", default=list(DEFAULT_BACKENDS), metavar="NAME",
                    help=f"backends to time (default: {' '.join(DEFAULT_BACKENDS)}; torch-full is always added "
@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--frames", type=int, default=100, help="timed frames per backend (default 100)")
     p.add_argument("--warmup", type=int, default=10, help="untimed frames per backend first (default 10)")
     p.add_argument("--source", help="video file or image folder (a sequence folder with img/ works); short ones "
-                                    "are played forth and back; default: a generated video")
+                                    "are played forth and back; default: the sample clip of `mixformerv2 demo`")
     p.add_argument("--box", metavar="X,Y,W,H", help="initial box in pixels (default: the first line of the "
                                                      "source's groundtruth file, or the generated target)")
     p.add_argument("--online-templates", type=int, default=None, help="online templates per target (default 1)")
@@ -52,28 +52,13 @@ def backend_names(values: List[str]) -> List[str]:
     return names
 
 
-def generated_video(num_frames: int = 60, width: int = 640, height: int = 360, seed: int = 0
-                    ) -> Tuple[List[np.ndarray], Tuple[float, float, float, float]]:
-    """A textured object gliding over a textured background (RGB uint8 frames) and its first box
-    (x, y, w, h pixels). Timing does not depend on the content; this only makes the command self-contained."""
-    import cv2
+def sample_clip_frames(limit: int) -> Tuple[List[np.ndarray], Tuple[float, float, float, float]]:
+    """The first ``limit`` frames (2..300) of the demo's sample clip (``data.sample_clip``, RGB uint8) and its
+    first ground-truth box (x, y, w, h pixels): the package's one synthetic test video."""
+    from ..data.sample_clip import CLIP_FRAMES, sample_clip
 
-    rng = np.random.default_rng(seed)
-    background = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    size = 64
-    patch = cv2.GaussianBlur(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), (0, 0), 1.5)
-    patch[size // 4: 3 * size // 4, size // 4: 3 * size // 4] //= 3
-    frames = []
-    for i in range(num_frames):
-        phase = 2 * np.pi * i / num_frames
-        x = int(width / 2 - size / 2 + 0.3 * width * np.sin(phase))
-        y = int(height / 2 - size / 2 + 0.2 * height * np.sin(2 * phase))
-        frame = background.copy()
-        frame[y:y + size, x:x + size] = patch
-        frames.append(frame)
-    x0 = int(width / 2 - size / 2)
-    y0 = int(height / 2 - size / 2)
-    return frames, (float(x0), float(y0), float(size), float(size))
+    clip = sample_clip(max(2, min(limit, CLIP_FRAMES)))
+    return list(clip.frames()), tuple(float(v) for v in clip.boxes[0])
 
 
 def read_frames(source: str, limit: int) -> List[np.ndarray]:
@@ -92,8 +77,8 @@ def read_frames(source: str, limit: int) -> List[np.ndarray]:
 
 def first_ground_truth_box(source: str) -> Optional[Tuple[float, float, float, float]]:
     """The first ground-truth box (x, y, w, h pixels) of a sequence folder, or None when it has none."""
-    from ..evaluation.annotations import read_regions
-    from ..export.calibration import ground_truth_file
+    from ..datasets.annotations import read_regions
+    from ..datasets.folders import ground_truth_file
 
     folder = Path(source)
     if not folder.is_dir():
@@ -106,8 +91,8 @@ def first_ground_truth_box(source: str) -> Optional[Tuple[float, float, float, f
 
 
 def run(args) -> int:
-    from ..export.bench import run_benchmark
-    from ..tracking import TrackerParams
+    from ..export.speed import measure_speed
+    from ..tracking import params_for_model
     from .track import parse_box
 
     if args.threads < 1:
@@ -116,8 +101,8 @@ def run(args) -> int:
         raise ValueError("--frames must be >= 1 and --warmup >= 0")
     names = backend_names(args.backend)
     if args.source is None:
-        frames, box = generated_video()
-        source = "generated video"
+        frames, box = sample_clip_frames(args.frames + args.warmup + 1)
+        source = "sample clip"
     else:
         frames = read_frames(args.source, limit=args.frames + args.warmup + 1)
         box = first_ground_truth_box(args.source)
@@ -126,24 +111,24 @@ def run(args) -> int:
         box = tuple(parse_box(args.box))
     if box is None:
         raise ValueError(f"--source {args.source} has no groundtruth file: give the initial box with --box X,Y,W,H")
-    from ..tracking.pretrained import describe_weights
-    from .common import model_config_arg
+    from ..model.hub import describe_weights
+    from .common import model_argument
 
-    weights = describe_weights(model_config_arg(args.model) if args.model is not None else None, args.weights)
+    weights = describe_weights(model_argument(args), args.weights)
     if weights == "random":
         import torch
 
         torch.manual_seed(0)  # the same random weights every run, so the cached ONNX export is reused
         weights = "random (seed 0)"
     model = model_from_args(args)
-    params = TrackerParams.for_benchmark("default", model.config)
+    params = params_for_model(model)
     if args.online_templates is not None:
         params = params.replace(online_templates=args.online_templates)
 
     def progress(done: int, total: int) -> None:
         print(f"\r  timed {done}/{total} frames per backend", end="", file=sys.stderr, flush=True)
 
-    report = run_benchmark(model, names, frames, box, threads=args.threads, num_frames=args.frames,
+    report = measure_speed(model, names, frames, box, threads=args.threads, num_frames=args.frames,
                            warmup=args.warmup, params=params, progress=progress)
     print(file=sys.stderr)
     report["source"] = source

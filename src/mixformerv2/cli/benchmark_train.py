@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..train.benchmark import loading_throughput, training_throughput
+from ..train.throughput import loading_throughput, training_throughput
 
 
 def register(sub) -> None:

@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Tuple
 from pathlib import Path
 
 import torch
 
-from ..model import ALIASES, PRESETS
+from ..model.hub import load_model, model_names, read_model_argument
 
 
 def model_choices_text() -> str:
     """The names --model accepts, for help texts."""
-    from ..tracking.pretrained import bundled_names
-
-    return ", ".join(bundled_names() + sorted(PRESETS) + sorted(ALIASES))
+    return ", ".join(model_names())
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -30,29 +27,16 @@ def add_model_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> No
                              f".safetensors")
 
 
-def model_config_arg(value: str):
-    """A preset name, or the dict read from a JSON/YAML model-config file."""
-    path = Path(value)
-    if path.suffix.lower() in (".json", ".yaml", ".yml"):
-        if not path.is_file():
-            raise FileNotFoundError(f"model config file {path} does not exist")
-        text = path.read_text()
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        import yaml
-
-        return yaml.safe_load(text)
-    return value
-
-
 def model_from_args(args: argparse.Namespace, random_weights: bool = True) -> torch.nn.Module:
     """The model the arguments name, in eval mode: --weights; the bundled weights of --model default (or of
     nothing named); a preset or config without weights gets random weights when ``random_weights`` (model
     statistics, speed), else WeightsRequiredError."""
-    from ..tracking.pretrained import load_model
+    return load_model(model_argument(args), args.weights, required=not random_weights)
 
-    config = model_config_arg(args.model) if args.model is not None else None
-    return load_model(config, args.weights, required=not random_weights)
+
+def model_argument(args: argparse.Namespace):
+    """--model as the hub takes it (a name, or the dict of a config file), or None when not given."""
+    return read_model_argument(args.model) if args.model is not None else None
 
 
 def add_tracker_setting_arguments(parser: argparse.ArgumentParser) -> None:

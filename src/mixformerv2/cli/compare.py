@@ -36,7 +36,7 @@ def run(args) -> int:
     from ..evaluation.compare import run_comparison
     from ..evaluation.runner import TrackerSpec
     from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
-    from .common import model_config_arg, tracker_setting_overrides
+    from .common import model_argument, tracker_setting_overrides
     from .score import open_selected
 
     trackers = [canonical_tracker_name(t) for t in args.tracker]
@@ -52,7 +52,7 @@ def run(args) -> int:
         if path.suffix.lower() not in (".png", ".pdf", ".svg"):
             raise UsageError(f"plot file {path} must end in .png, .pdf or .svg")
     dataset = open_selected(args)
-    model = model_config_arg(args.model) if args.model else None
+    model = model_argument(args)
     weights = str(args.weights) if args.weights else None
     overrides = tracker_setting_overrides(args)
     specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else ())

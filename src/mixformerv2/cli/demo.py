@@ -1,7 +1,6 @@
 """`mixformerv2 demo`: make the sample clip, track it with the default model, write the results and score them."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -44,15 +43,18 @@ def run(args) -> int:
     from ..data.sample_clip import sample_clip
     from ..evaluation.metrics import score_sequence
     from ..tracking.annotate import AnnotatedVideoWriter
-    from ..tracking.pretrained import describe_weights, resolve_weights
-    from . import track as track_command
-    from .common import model_config_arg
+    from ..model.hub import describe_weights, load_model, resolve_weights
+    from ..tracking import Tracker, params_for_model
+    from ..tracking.run import WARMUP_FRAMES, track_source
+    from ..tracking.sources import open_source
+    from .common import model_argument
+    from .track import print_summary
 
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} exists and is not a folder")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    model = model_config_arg(args.model) if args.model is not None else None
+    model = model_argument(args)
     resolve_weights(model, args.weights)          # a missing default model stops here, before any work
     weights = describe_weights(model, args.weights)
     clip = sample_clip(args.frames, seed=args.seed)
@@ -83,16 +85,14 @@ def run(args) -> int:
           f"{', '.join(clip.photo_names)}), made in {made:.1f} s")
     print(f"ground truth sha256 {info['groundtruth_sha256']}")
 
-    # Tracking: the track command on the mp4, from the first ground-truth box.
-    parser = argparse.ArgumentParser(prog="mixformerv2 demo")
-    track_command.add_track_arguments(parser)
-    argv = [str(paths["clip"]), "--box", track_command.format_box(clip.boxes[0]), "--out", str(paths["boxes"]),
-            "--video", str(paths["video"]), "--backend", args.backend, "--threads", str(args.threads)]
-    if args.model is not None:
-        argv += ["--model", str(args.model)]
-    if args.weights is not None:
-        argv += ["--weights", str(args.weights)]
-    tracked = track_command.track(parser.parse_args(argv))
+    # Tracking: what `mixformerv2 track clip.mp4 --box ... --out boxes.txt --video tracked.mp4` does, from the
+    # first ground-truth box.
+    network = load_model(model, args.weights)
+    tracker = Tracker(network, params_for_model(network), backend=args.backend, threads=args.threads)
+    with open_source(paths["clip"]) as source:
+        tracked = track_source(source, tracker, [clip.boxes[0]], boxes_out=paths["boxes"], video_out=paths["video"])
+        source_name = source.name
+    print_summary(tracked, source_name, args.backend, args.threads, profile=False)
     if tracked.interrupted:
         return 130
     if tracked.frames != clip.num_frames:
@@ -104,7 +104,7 @@ def run(args) -> int:
     summary = scores.summary("lasot")
     result = {"clip": info, "model": _model_summary(tracked), "weights": weights, "backend": args.backend,
               "threads": args.threads, "frames": tracked.frames, "tracker_step_fps": _round(tracked.step_fps),
-              "warmup_frames_excluded": track_command.WARMUP_FRAMES if tracked.after_warmup else 0,
+              "warmup_frames_excluded": WARMUP_FRAMES if tracked.after_warmup else 0,
               "auc": _round(summary["auc"]),              "precision": _round(summary["precision"]), "norm_precision": _round(summary["norm_precision"]),
               "op50": _round(summary["op50"]), "op75": _round(summary["op75"]),
               "outputs": {key: str(path) for key, path in paths.items()}}
@@ -120,10 +120,10 @@ def run(args) -> int:
 def _model_summary(tracked) -> dict:
     import dataclasses
 
-    from ..tracking.pretrained import model_display_name
+    from ..model.hub import model_name
 
     config = tracked.tracker.backend.config
-    return {"name": model_display_name(config) or "custom", "config": config.to_dict(),
+    return {"name": model_name(tracked.tracker.model) or "custom", "config": config.to_dict(),
             "tracker_params": dataclasses.asdict(tracked.tracker.params)}
 
 

@@ -56,28 +56,28 @@ def check_mixformer_options(args, tracker: str) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation.datasets import dataset_name
-    from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, run_benchmark
+    from ..datasets import benchmark
+    from ..evaluation.runner import DatasetSpec, TrackerSpec, is_finished, load_tracker_model, track_dataset
     from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
-    from .common import model_config_arg, tracker_setting_overrides
+    from .common import model_argument, tracker_setting_overrides
 
     tracker = canonical_tracker_name(args.tracker)
     if tracker != MIXFORMER_TRACKER:
         check_mixformer_options(args, tracker)
-    name = dataset_name(args.dataset)
-    default_split = {"got10k": "test", "trackingnet": "test"}.get(name)
+    entry = benchmark(args.dataset, need_reader=True)
+    name, default_split = entry.name, entry.tracking_split
     dataset = open_selected(args, default_split)
     split = args.split or default_split
     if args.weights is not None and not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} does not exist")
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    model = model_config_arg(args.model) if args.model else None
+    model = model_argument(args)
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
                                tracker, tracker_setting_overrides(args))
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
     dataset_spec = DatasetSpec(name, str(args.root), split)
-    summary = run_benchmark(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
+    summary = track_dataset(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
                             progress=not args.no_progress, model=network, overwrite=args.overwrite)
     where = f"rank {summary.rank}/{summary.world_size}: " if summary.world_size > 1 else ""
     fps = f", {summary.fps:.1f} fps (tracker step)" if summary.fps else ""

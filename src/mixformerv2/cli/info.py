@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..model.cost import mac_counts, parameter_counts
-from ..tracking.pretrained import model_display_name
+from ..model.hub import model_name
 from .common import add_model_arguments, model_from_args
 
 
@@ -26,10 +26,10 @@ def run(args) -> int:
     tokens = {"template": c.num_template_tokens * (1 + args.online_templates), "search": c.num_search_tokens,
               "prediction": c.num_prediction_tokens}
     if args.json:
-        print(json.dumps({"model": model_display_name(c) or c.to_dict(), "parameters": params, "macs": macs,
+        print(json.dumps({"model": model_name(model) or c.to_dict(), "parameters": params, "macs": macs,
                           "tokens": tokens}, indent=2))
         return 0
-    print(f"model: {model_display_name(c) or 'custom'}  ({c.depth} blocks, embed {c.embed_dim}, {c.num_heads} heads, "
+    print(f"model: {model_name(model) or 'custom'}  ({c.depth} blocks, embed {c.embed_dim}, {c.num_heads} heads, "
           f"MLP {c.mlp_hidden_dim}, template {c.template_size}px, search {c.search_size}px, "
           f"{'bins ' + str(c.num_bins) if c.head == 'tokens' else 'corner head ' + str(c.corner_map_size) + '^2'})")
     print(f"tokens: {tokens['template']} template + {tokens['search']} search + {tokens['prediction']} prediction "

@@ -1,7 +1,7 @@
 """`mixformerv2 prune IN OUT --remove 0,3,6,9 [--mlp-ratio R]`: drop blocks (renumbering the rest)."""
 from __future__ import annotations
 
-from ..train import write_pruned_checkpoint
+from ..model.surgery import write_pruned_checkpoint
 
 
 def _int_list(text: str):

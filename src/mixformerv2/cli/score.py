@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..evaluation.datasets import DATASETS
+from ..datasets import DATASET_NAMES
 from ..evaluation.metrics import CONVENTIONS
 
 
 def add_dataset_arguments(p, split_help: str, default_dataset: str = None) -> None:
     p.add_argument("--dataset", required=default_dataset is None, default=default_dataset, metavar="NAME",
-                   help=f"benchmark: {', '.join(DATASETS)} (aliases: otb100, nfs30, ...; sequences: a folder of "
+                   help=f"benchmark: {', '.join(DATASET_NAMES)} (aliases: otb100, nfs30, ...; sequences: a folder of "
                         f"sequence folders in OTB or VOT layout)"
                         + (f" (default {default_dataset})" if default_dataset else ""))
     p.add_argument("--root", required=True, type=Path, help="the dataset folder in its native layout "
@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 
 def open_selected(args, default_split=None):
-    from ..evaluation.datasets import open_dataset
+    from ..datasets import open_dataset
 
     dataset = open_dataset(args.dataset, args.root, args.split or default_split)
     if args.sequences:
@@ -62,7 +62,9 @@ def run(args) -> int:
 
     if args.name and len(args.name) != len(args.results):
         raise UsageError(f"{len(args.name)} --name for {len(args.results)} --results")
-    dataset = open_selected(args, "val" if args.dataset.lower().startswith("got") else None)
+    from ..datasets import benchmark
+
+    dataset = open_selected(args, benchmark(args.dataset, need_reader=True).scoring_split)
     report = score_results(dataset, args.results, args.name, partial=args.partial, convention=args.convention)
     print(report.format_text(attributes=not args.no_attributes))
     if args.json:

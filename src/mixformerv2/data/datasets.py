@@ -16,9 +16,10 @@ from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..evaluation.datasets import DatasetLayoutError, open_dataset
-from ..evaluation.datasets import Sequence as BenchmarkSequence
-from ..evaluation.datasets.base import read_list_file, read_rgb_image
+from ..datasets import DatasetLayoutError, open_dataset
+from ..datasets import Sequence as BenchmarkSequence
+from ..datasets.base import read_list_file
+from ..datasets.images import read_image
 from .base import LRUCache, SequenceAnnotations, TrackingDataset
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class BenchmarkTrackingDataset(TrackingDataset):
 
     def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
         frame_file = self.sequences[index].frame_file
-        return [read_rgb_image(frame_file(int(t))) for t in frame_ids]
+        return [read_image(frame_file(int(t))) for t in frame_ids]
 
 
 class GOT10k(BenchmarkTrackingDataset):
@@ -199,7 +200,7 @@ class COCO(TrackingDataset):
         return SequenceAnnotations(np.array([self.objects[index][1]]), np.ones(1, bool))
 
     def frames(self, index: int, frame_ids: Sequence[int]) -> List[np.ndarray]:
-        image = read_rgb_image(self.image_dir / self.objects[index][0])
+        image = read_image(self.image_dir / self.objects[index][0])
         return [image for _ in frame_ids]
 
 

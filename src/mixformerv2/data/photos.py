@@ -15,14 +15,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 
+from ..datasets.images import IMAGE_SUFFIXES, read_image
 from ..files import atomic_write, cache_root
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Natural photos in skimage/data (no download needed); synthetic test patterns are left out.
 SKIMAGE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
                   "motorcycle_right.png", "hubble_deep_field.jpg", "ihc.png", "retina.jpg", "camera.png",
@@ -104,7 +103,10 @@ def _cached_read(path: Path, max_side: int) -> np.ndarray:
             return np.load(cached)
     except (OSError, ValueError):
         cached = None
-    image = read_rgb(path, max_side)
+    try:
+        image = read_image(path, max_side)
+    except OSError as exc:
+        raise PhotoSourceError(str(exc)) from None
     if cached is not None:
         try:
             def write(tmp: str) -> None:
@@ -114,24 +116,6 @@ def _cached_read(path: Path, max_side: int) -> np.ndarray:
             atomic_write(cached, write)
         except OSError:  # a read-only home: no cache, no harm
             pass
-    return image
-
-
-def read_rgb(path: Path, max_side: int = 0) -> np.ndarray:
-    """An image file as RGB uint8 (H, W, 3), shrunk (area interpolation) so its longer side is <= max_side."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if max_side:
-                im.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster
-            image = np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise PhotoSourceError(f"cannot read image {path}: {exc}") from None
-    if max_side and max(image.shape[:2]) > max_side:
-        s = max_side / max(image.shape[:2])
-        image = cv2.resize(image, (max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))),
-                           interpolation=cv2.INTER_AREA)
     return image
 
 

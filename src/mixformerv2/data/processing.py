@@ -1,8 +1,9 @@
-"""Turning frames and boxes into training crops: square crops at a context factor, box jitter, the ground
-truth in the crop's normalized coordinates, and the photometric/geometric augmentations.
+"""Turning frames and boxes into training crops: box jitter, then the tracker's own crop (``geometry``) around
+the jittered box, the ground truth in the crop's normalized coordinates, and the photometric/geometric
+augmentations.
 
 Boxes are ``x, y, w, h`` in pixels unless a name says otherwise. Crops are RGB uint8 (H, W, 3) arrays; the
-network input is made by :func:`normalize_images` (on the training device, so workers ship uint8).
+network input is made by ``geometry.normalize_images`` (on the training device, so workers ship uint8).
 """
 from __future__ import annotations
 
@@ -14,50 +15,26 @@ import cv2
 import numpy as np
 import torch
 
-from ..tracking.geometry import IMAGENET_MEAN, IMAGENET_STD, crop_window
-
+from ..geometry import CropWindow, box_in_crop, crop_frame, crop_window
 
 
 class BadSampleError(ValueError):
     """A frame or annotation cannot be used (the sampler logs it and draws another sample)."""
 
 
-def crop_square(image: np.ndarray, box_xywh: Sequence[float], factor: float, out_size: int
-                ) -> Tuple[np.ndarray, float, Tuple[int, int]]:
-    """Square crop of side ceil(sqrt(w*h)*factor) pixels centred on the box, resized to out_size x out_size.
-
-    Follows the tracker's crop (spec section 4): the corner is round(centre - side/2) with Python rounding,
-    the part outside the image is zeros, and (the official quirk) when the crop passes the right or bottom
-    border the last image column/row is zeros too. Sampling is bilinear at the same points as a padded crop
-    resized with cv2.INTER_LINEAR, done in one warp so the cost does not grow with the crop side.
-
-    Returns (crop uint8 (out_size, out_size, 3), resize_factor = out_size / side, (x1, y1) the crop's
-    top-left corner in image pixels).
-    """
+def training_crop(image: np.ndarray, box_xywh: Sequence[float], factor: float, out_size: int
+                  ) -> Tuple[np.ndarray, CropWindow]:
+    """The tracker's crop (``geometry.crop_window`` + ``geometry.crop_frame``, with the official far-side
+    padding quirk) of side ceil(sqrt(w*h)*factor) around ``box_xywh``, resized to out_size x out_size.
+    Returns (crop uint8 (out_size, out_size, 3), its window). BadSampleError for a box that cannot be cropped."""
     x, y, w, h = (float(v) for v in box_xywh)
-    if not (math.isfinite(w) and math.isfinite(h)) or w <= 0 or h <= 0:
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
         raise BadSampleError(f"cannot crop around box {list(box_xywh)}: width and height must be positive")
     try:
-        window = crop_window((x, y, w, h), factor, out_size)  # the tracker's window arithmetic
+        window = crop_window((x, y, w, h), factor, out_size)
     except ValueError as exc:
         raise BadSampleError(str(exc)) from None
-    x1, y1, side = window.x1, window.y1, window.side
-    img_h, img_w = image.shape[:2]
-    src = image
-    if x1 + side > img_w - 1 or y1 + side > img_h - 1:  # the quirk: far border row/column become padding
-        src = image[: img_h - 1 if y1 + side > img_h - 1 else img_h, : img_w - 1 if x1 + side > img_w - 1 else img_w]
-    scale = side / out_size
-    matrix = np.array([[scale, 0.0, x1 + 0.5 * scale - 0.5], [0.0, scale, y1 + 0.5 * scale - 0.5]])
-    crop = cv2.warpAffine(src, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    return crop, out_size / side, (x1, y1)
-
-
-def box_in_crop(box_xywh: Sequence[float], resize_factor: float, origin: Tuple[int, int], out_size: int) -> np.ndarray:
-    """A box in image pixels -> the same box (x, y, w, h) normalized to a crop made by crop_square."""
-    x, y, w, h = (float(v) for v in box_xywh)
-    return np.array([(x - origin[0]) * resize_factor, (y - origin[1]) * resize_factor,
-                     w * resize_factor, h * resize_factor], dtype=np.float32) / out_size
+    return crop_frame(image, window, out_size, far_side_padding_quirk=True), window
 
 
 def jitter_box(box_xywh: Sequence[float], center_jitter: float, scale_jitter: float,
@@ -73,23 +50,16 @@ def jitter_box(box_xywh: Sequence[float], center_jitter: float, scale_jitter: fl
     return np.array([centre[0] - 0.5 * size[0], centre[1] - 0.5 * size[1], size[0], size[1]])
 
 
-def normalize_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 RGB (..., 3, H, W) -> float32 network input: /255, ImageNet mean and std."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(3, 1, 1)
-    return (images.float() / 255.0 - mean) / std
-
-
 def _to_chw_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
 
 @dataclass
 class ProcessingConfig:
-    """Crop sizes and factors, jitter and augmentations (spec section 6 defaults)."""
+    """Crop factors, jitter and augmentations (spec section 6 defaults). Crop sizes are the model's; the
+    training ``DataConfig`` is a ProcessingConfig with the sampler's settings added, so these settings exist
+    once, with one set of defaults."""
 
-    template_size: int = 128
-    search_size: int = 288
     template_factor: float = 2.0
     search_factor: float = 5.0
     template_center_jitter: float = 0.0
@@ -109,8 +79,10 @@ class PairProcessing:
     x, y, w, h normalized to the search crop; template_boxes float32 (K, 4) likewise for each template.
     """
 
-    def __init__(self, config: ProcessingConfig):
+    def __init__(self, config: ProcessingConfig, template_size: int, search_size: int):
         self.config = config
+        self.template_size = int(template_size)
+        self.search_size = int(search_size)
 
     def _jittered_crop(self, frame: np.ndarray, box: np.ndarray, factor: float, size: int, center_jitter: float,
                        scale_jitter: float, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
@@ -118,13 +90,13 @@ class PairProcessing:
             jittered = jitter_box(box, center_jitter, scale_jitter, rng)
             if jittered[2] <= 0 or jittered[3] <= 0:
                 continue
-            crop, rf, origin = crop_square(frame, jittered, factor, size)
-            gt = box_in_crop(box, rf, origin, size)
+            crop, window = training_crop(frame, jittered, factor, size)
+            gt = box_in_crop(box, window, size)
             cx, cy = gt[0] + gt[2] / 2, gt[1] + gt[3] / 2
             if 0.0 < cx < 1.0 and 0.0 < cy < 1.0:  # the target centre must be in the crop
                 return crop, gt
-        crop, rf, origin = crop_square(frame, box, factor, size)
-        return crop, box_in_crop(box, rf, origin, size)
+        crop, window = training_crop(frame, box, factor, size)
+        return crop, box_in_crop(box, window, size)
 
     def __call__(self, template_frames: Sequence[np.ndarray], template_boxes: Sequence[np.ndarray],
                  search_frame: np.ndarray, search_box: np.ndarray, rng: np.random.Generator) -> Dict[str, torch.Tensor]:
@@ -132,12 +104,12 @@ class PairProcessing:
         crops: List[np.ndarray] = []
         boxes: List[np.ndarray] = []
         for frame, box in zip(template_frames, template_boxes):
-            crop, gt = self._jittered_crop(frame, np.asarray(box, float), c.template_factor, c.template_size,
+            crop, gt = self._jittered_crop(frame, np.asarray(box, float), c.template_factor, self.template_size,
                                            c.template_center_jitter, c.template_scale_jitter, rng)
             crops.append(crop)
             boxes.append(gt)
         search, search_gt = self._jittered_crop(search_frame, np.asarray(search_box, float), c.search_factor,
-                                                c.search_size, c.search_center_jitter, c.search_scale_jitter, rng)
+                                                self.search_size, c.search_center_jitter, c.search_scale_jitter, rng)
         images = crops + [search]
         all_boxes = boxes + [search_gt]
         if rng.random() < c.grayscale_prob:  # joint: every frame of the sample

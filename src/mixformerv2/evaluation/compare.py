@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..files import atomic_write
-from .datasets import Dataset
+from ..datasets import Dataset
 from .results import find_results
 from .runner import (TrackerSpec, build_tracker, load_tracker_model, prepare_results_folder, track_sequence,
                      tracker_identity, write_results)

@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .annotations import read_boxes, read_number_rows
-from .datasets.base import NameIndex, normalize_name
+from ..datasets.annotations import read_boxes, read_number_rows
+from ..datasets.base import NameIndex, normalize_name
 
 _REPETITION = re.compile(r"^(?P<seq>.+)_(?P<rep>\d{3})$")
 _SIDE_FILES = re.compile(r"_(time|times|confidence|scores?|fps)$", re.IGNORECASE)

@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import queue as queue_module
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -30,8 +29,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..files import atomic_write
-from .annotations import format_boxes
-from .datasets import Dataset, Sequence, open_dataset
+from ..datasets.annotations import format_boxes
+from ..datasets import Dataset, Sequence, open_dataset
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class ResultsMismatchError(ValueError):
 def load_tracker_model(spec: TrackerSpec):
     """The spec's MixFormerV2 model with its weights (WeightsRequiredError without weights when none are
     bundled; neither model nor weights: the default model); None for OpenCV trackers, which have no model to load."""
-    from ..tracking.pretrained import load_model
+    from ..model.hub import load_model
 
     if not spec.is_mixformer:
         return None
@@ -133,7 +132,7 @@ def load_tracker_model(spec: TrackerSpec):
 def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
     """The tracker of ``spec``: MixFormerV2 with the benchmark's official settings for the model (loaded
     from ``spec`` unless given), or an ``OpenCVTracker``. ``spec.threads`` also sets OpenCV's threads."""
-    from ..tracking import Tracker, TrackerParams
+    from ..tracking import Tracker
     from ..tracking.baselines import OpenCVTracker, set_opencv_threads
 
     set_opencv_threads(spec.threads)
@@ -145,17 +144,11 @@ def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
 
 def tracker_params(spec: TrackerSpec, benchmark: str, model):
     """The TrackerParams MixFormerV2 runs ``benchmark`` with: the benchmark's official settings for the
-    model (or its model card's), then ``spec.params`` on top."""
-    from ..tracking import TrackerParams
+    model (its card's, when the loaded model carries one), then ``spec.params`` on top."""
+    from ..tracking import params_for_model
 
-    try:
-        params = TrackerParams.for_benchmark(_TRACKER_BENCHMARK.get(benchmark, benchmark), model.config)
-    except ValueError:
-        params = TrackerParams.for_benchmark("default", model.config)
+    params = params_for_model(model, benchmark)
     return params.replace(**dict(spec.params)) if spec.params else params
-
-
-_TRACKER_BENCHMARK = {"uav20l": "uav123"}
 
 
 def tracker_identity(spec: TrackerSpec, model=None, benchmark: Optional[str] = None) -> Dict[str, object]:
@@ -238,27 +231,15 @@ def _short_value(value) -> str:
 
 def track_sequence(tracker, sequence: Sequence, on_frame: Optional[Callable[[int], None]] = None
                    ) -> Tuple[np.ndarray, np.ndarray]:
-    """Track one sequence from its first ground-truth box. Returns boxes (N, 4) x, y, w, h px (frame 1 is
-    the initial box) and seconds of the tracker step per frame (frame 1: initialisation)."""
-    n = sequence.num_frames
-    boxes = np.zeros((n, 4), dtype=np.float64)
-    times = np.zeros(n, dtype=np.float64)
-    init_box = sequence.init_box
-    frame = sequence.read_frame(0)
-    start = time.perf_counter()
-    tracker.init(frame, tuple(float(v) for v in init_box))
-    times[0] = time.perf_counter() - start
-    boxes[0] = init_box
-    if on_frame:
-        on_frame(1)
-    for i in range(1, n):
-        frame = sequence.read_frame(i)
-        result = tracker.update(frame)
-        boxes[i] = result.box
-        times[i] = result.time
-        if on_frame:
-            on_frame(1)
-    return boxes, times
+    """Track one sequence from its first ground-truth box with the library's tracking loop. Returns boxes
+    (N, 4) x, y, w, h px (frame 1 is the initial box) and seconds of the tracker step per frame (frame 1:
+    initialisation). ``on_frame(1)`` is called after every frame (progress)."""
+    from ..tracking.run import TrackingLoop
+
+    loop = TrackingLoop(tracker, [tuple(float(v) for v in sequence.init_box)])
+    frames = (sequence.read_frame(i) for i in range(sequence.num_frames))
+    loop.run(frames, None if on_frame is None else (lambda frame, result: on_frame(1)))
+    return loop.box_array(0), np.asarray(loop.seconds, dtype=np.float64)
 
 
 def shard(items: List, rank: int, world_size: int) -> List:
@@ -277,7 +258,7 @@ def distributed_rank() -> Tuple[int, int]:
                          f"are not integers") from None
 
 
-def run_benchmark(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, results_dir: Path,
+def track_dataset(dataset: Dataset, dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, results_dir: Path,
                   workers: int = 1, rank: Optional[int] = None, world_size: Optional[int] = None,
                   progress: bool = True, model=None, overwrite: bool = False) -> RunSummary:
     """Track this rank's share of ``dataset`` into ``results_dir``, skipping finished sequences.

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .datasets import Dataset
+from ..datasets import Dataset
 from .metrics import CONVENTIONS, Scores, SequenceResult, aggregate, get_convention, score_sequence
 from .results import MissingResultsError, TrackerResults, find_results, missing_message
 

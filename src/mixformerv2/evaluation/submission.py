@@ -14,8 +14,8 @@ from typing import List
 import numpy as np
 
 from ..files import atomic_write
-from .annotations import format_boxes
-from .datasets import Dataset, FramesUnavailableError
+from ..datasets.annotations import format_boxes
+from ..datasets import Dataset, FramesUnavailableError
 from .results import MissingResultsError, find_results, missing_message
 
 

@@ -2,7 +2,9 @@
 
 Each sample is what the tracker would feed the search step at a frame: the target template from the first
 frame, an online template cut at the previous frame's ground-truth box, and the search crop around that
-box (the tracker's crop arithmetic and factors), encoded by the float32 template encoder.
+box (the tracker's crop arithmetic and factors), encoded by the float32 template encoder. The crops are cut
+at the ground truth, not by tracking (so that a weak model still calibrates on its target), with the tracker's
+own crop function (``geometry.model_input``).
 """
 from __future__ import annotations
 
@@ -13,23 +15,16 @@ import numpy as np
 
 from .runtime import OnnxTrackingGraphs
 
-GROUND_TRUTH_FILES = ("groundtruth_rect.txt", "groundtruth.txt")
-
-
-def ground_truth_file(folder: Path) -> Path:
-    for name in GROUND_TRUTH_FILES:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"sequence {folder} has no ground truth ({' or '.join(GROUND_TRUTH_FILES)})")
-
 
 def calibration_feeds(export_dir: Union[str, Path], sequences: Sequence[Union[str, Path]],
                       num_samples: int = 64) -> List[Dict[str, np.ndarray]]:
     """About ``num_samples`` search-step feeds {"search", "keys", "values"} spread evenly over the frames of
     ``sequences`` (folders of frames, or with an img/ sub-folder, plus a groundtruth file of x,y,w,h
     rectangles or VOT polygons)."""
-    from ..evaluation.annotations import read_regions
-    from ..tracking import TrackerParams, crop_frame, crop_window, normalize_crop
+    from ..datasets.annotations import read_regions
+    from ..datasets.folders import ground_truth_file
+    from ..geometry import model_input
+    from ..tracking import TrackerParams
     from ..tracking.sources import open_source
 
     if num_samples < 1:
@@ -42,8 +37,7 @@ def calibration_feeds(export_dir: Union[str, Path], sequences: Sequence[Union[st
     feeds: List[Dict[str, np.ndarray]] = []
 
     def crop(frame: np.ndarray, box, factor: float, size: int) -> np.ndarray:
-        window = crop_window(box, factor, size)
-        return normalize_crop(crop_frame(frame, window, size, params.far_side_padding_quirk))
+        return model_input(frame, box, factor, size, params.far_side_padding_quirk)
 
     for folder in map(Path, sequences):
         boxes = read_regions(ground_truth_file(folder))

@@ -1,14 +1,11 @@
-"""Tracking: the Tracker facade, its parameters, crop/map-back arithmetic, backends and frame sources;
-OpenCV's trackers behind the same interface as baselines."""
+"""Tracking: the Tracker facade, its parameters, backends, frame sources and the one tracking loop; OpenCV's
+trackers behind the same interface as baselines. (Crop arithmetic: ``mixformerv2.geometry``; models and their
+cards: ``mixformerv2.model.hub``.)"""
 from .backends import TrackerBackend, available_backends, create_backend, register_backend
 from .baselines import OpenCVTracker, available_opencv_trackers
-from .frames import as_rgb_frame
-from .geometry import CropWindow, clip_box, crop_frame, crop_window, map_box_back, normalize_crop, sample_crop
-from .params import BENCHMARKS, TrackerParams
-from .pretrained import DEFAULT_MODEL, BundledModelMissingError, WeightsRequiredError, load_model
+from .params import BENCHMARKS, TrackerParams, params_for_model
 from .tracker import StepTimings, Tracker, TrackResult, check_box
 
-__all__ = ["BENCHMARKS", "BundledModelMissingError", "CropWindow", "DEFAULT_MODEL", "OpenCVTracker", "StepTimings", "TrackResult", "Tracker", "TrackerBackend",
-           "TrackerParams", "WeightsRequiredError", "as_rgb_frame", "available_backends", "available_opencv_trackers",
-           "check_box", "clip_box", "create_backend", "crop_frame", "crop_window", "load_model", "map_box_back",
-           "normalize_crop", "register_backend", "sample_crop"]
+__all__ = ["BENCHMARKS", "OpenCVTracker", "StepTimings", "TrackResult", "Tracker", "TrackerBackend", "TrackerParams",
+           "available_backends", "available_opencv_trackers", "check_box", "create_backend", "params_for_model",
+           "register_backend"]

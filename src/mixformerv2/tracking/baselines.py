@@ -18,8 +18,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import cv2
 import numpy as np
 
-from .frames import as_rgb_frame
-from .tracker import TrackResult, _parse_boxes, check_box
+from ..datasets.images import as_rgb_frame
+from .tracker import TrackResult, parse_boxes, check_box
 
 # The name under which the package's own tracker is run by the evaluation tools.
 MIXFORMER_TRACKER = "mixformerv2"
@@ -169,7 +169,7 @@ reading frames with OpenCV would not need, is left out, as decoding is). **A fai
         ValueError for a box that is non-finite, has non-positive size, lies outside the frame, or that
         OpenCV refuses."""
         image = self._bgr(frame)
-        boxes, single = _parse_boxes(box)
+        boxes, single = parse_boxes(box)
         height, width = image.shape[:2]
         rects = []
         for i, b in enumerate(boxes):

@@ -1,53 +1,18 @@
-"""Tracker settings: crop factors, template-update rule, and the per-benchmark values of the official tracker."""
+"""Tracker settings: crop factors and the template-update rule. The per-benchmark values of the official
+tracker come from the benchmark table (``datasets.benchmarks``), a model's own values from its card (the
+``card`` a loaded model carries); nothing here reads a file."""
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
-from ..model.config import ModelConfig, preset_name
+from ..datasets.benchmarks import SETTINGS_NAMES, benchmark, settings_benchmark
+from ..model.config import ModelConfig, preset_name, resolve_config
+from ..model.hub import ModelCard, ModelCardError
 
-# Update interval (frames) of the online template per benchmark (spec section 4; official test configs).
-# GOT-10k test is the only one that differs between B and S.
-_UPDATE_INTERVALS: Dict[str, Tuple[int, int]] = {  # name: (B, S)
-    "lasot": (200, 200),
-    "lasot_ext": (200, 200),
-    "got10k": (10, 15),
-    "trackingnet": (25, 25),
-    "vot": (10, 10),
-    "tnl2k": (200, 200),
-    "uav123": (200, 200),
-    "otb": (200, 200),
-    "nfs": (200, 200),
-    "default": (200, 200),
-}
-# Search factor per benchmark (spec section 1). B uses 5.0 everywhere. S uses 4.4 on LaSOT (and the
-# LaSOT extension, same protocol), 4.55 on TrackingNet and GOT-10k, and its config's test value 4.5 elsewhere.
-_SEARCH_FACTORS: Dict[str, Tuple[float, float]] = {  # name: (B, S)
-    "lasot": (5.0, 4.4),
-    "lasot_ext": (5.0, 4.4),
-    "got10k": (5.0, 4.55),
-    "trackingnet": (5.0, 4.55),
-}
-_DEFAULT_SEARCH_FACTOR = (5.0, 4.5)
-_ALIASES = {
-    "got10k_test": "got10k", "got-10k": "got10k", "got10k-test": "got10k", "lasotext": "lasot_ext",
-    "lasot-ext": "lasot_ext", "lasot_extension_subset": "lasot_ext", "otb100": "otb", "otb2015": "otb",
-    "otb-100": "otb", "uav": "uav123", "nfs30": "nfs", "vot20": "vot", "vot2020": "vot", "vot2018": "vot",
-    "vot2019": "vot", "vot2015": "vot", "tnl2k_test": "tnl2k",
-}
-BENCHMARKS = tuple(sorted(_UPDATE_INTERVALS))
-
-
-def benchmark_name(name: str) -> str:
-    """Canonical benchmark key (lasot, lasot_ext, got10k, trackingnet, vot, tnl2k, uav123, otb, nfs, default)."""
-    key = name.strip().lower().replace(" ", "_")
-    key = _ALIASES.get(key, key)
-    if key not in _UPDATE_INTERVALS:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    return key
-
+BENCHMARKS = SETTINGS_NAMES   # the names for_benchmark accepts (and their aliases)
 
 @dataclass(frozen=True)
 class TrackerParams:
@@ -111,25 +76,48 @@ class TrackerParams:
 
     @classmethod
     def for_benchmark(cls, name: str = "default",
-                      preset: Union[str, ModelConfig, Mapping[str, Any], None] = "mixformerv2-b") -> "TrackerParams":
-        """The test settings of a benchmark for a model: the official update interval and search factor per
-        spec sections 1 and 4. ``preset``: a preset name, bundled-model name ("default"), config dict or
-        ModelConfig. "mixformerv2-s"/"s" or a config equal to it selects the S values; anything else (B, custom
-        students) the B values, whose search factor 5.0 is also the training one. A model with the
-        architecture of an installed bundled model (the default model) then gets the settings of its model
-        card (``tracker``, and ``benchmarks[name]`` on top)."""
-        key = benchmark_name(name)
-        small = False
-        card = None
-        if preset is not None:
-            from .pretrained import card_for_config, model_config
-
-            config = model_config(preset)
-            small = preset_name(config) == "mixformerv2-s"
-            card = card_for_config(config)
+                      preset: Union[str, ModelConfig, Mapping[str, Any], None] = "mixformerv2-b",
+                      card: Optional[ModelCard] = None) -> "TrackerParams":
+        """The test settings of a benchmark for a model: the official update interval and search factor (the
+        benchmark table, spec sections 1 and 4), then the model card's values on top (``card.tracker``, then
+        ``card.benchmarks[name]``). ``preset``: a preset name, config dict or ModelConfig; the S preset (or a
+        config equal to it) selects the S values, anything else the B values, whose search factor 5.0 is also
+        the training one. A card's values are checked here: ModelCardError names the card and the setting."""
+        entry = settings_benchmark(name)
+        small = preset is not None and preset_name(resolve_config(preset)) == "mixformerv2-s"
         column = 1 if small else 0
-        params = cls(search_factor=_SEARCH_FACTORS.get(key, _DEFAULT_SEARCH_FACTOR)[column],
-                     update_interval=_UPDATE_INTERVALS[key][column])
+        params = cls(search_factor=entry.search_factor[column], update_interval=entry.update_interval[column])
         if card is not None:
-            params = params.replace(**card.tracker_values(key))
+            params = params.replace(**card_values(card, benchmark(name).name))
         return params
+
+
+def params_for_model(model, name: str = "default") -> TrackerParams:
+    """``TrackerParams.for_benchmark(name, model.config, model.card)``: the settings a loaded model tracks
+    benchmark ``name`` with (its card's, when it carries one)."""
+    return TrackerParams.for_benchmark(name, model.config, getattr(model, "card", None))
+
+
+def card_values(card: ModelCard, name: str) -> Dict[str, Any]:
+    """The TrackerParams values ``card`` sets for canonical benchmark ``name``: its ``tracker`` section, then
+    the section of its ``benchmarks`` that names that benchmark (by name or alias). Every section is checked
+    (unknown benchmarks and invalid values raise ModelCardError naming the card)."""
+    where = card.path or card.name
+
+    def check(values: Dict[str, Any], section: str) -> None:
+        try:
+            TrackerParams(**values)
+        except (TypeError, ValueError) as exc:
+            raise ModelCardError(f"model card {where}: {section}: {exc}") from None
+
+    check(card.tracker, "'tracker'")
+    values = dict(card.tracker)
+    for raw, section in card.benchmarks.items():
+        try:
+            key = benchmark(raw).name
+        except ValueError as exc:
+            raise ModelCardError(f"model card {where}: {exc}") from None
+        check({**card.tracker, **section}, f"benchmarks.{raw}")
+        if key == name:
+            values.update(section)
+    return values

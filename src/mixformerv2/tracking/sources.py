@@ -5,52 +5,23 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Iterator, Optional, Union
 
 import cv2
 import numpy as np
 
-from .frames import as_rgb_frame
+from ..datasets.images import IMAGE_SUFFIXES, as_rgb_frame, list_images, read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".jp2")
 # Sub-folders that hold the frames in common benchmark layouts (OTB/LaSOT "img", VOT "color").
 FRAME_SUBFOLDERS = ("img", "color", "imgs", "images", "frames")
-# imdecode flags: keep 16-bit depth and grayscale, drop alpha, apply EXIF orientation.
-_IMREAD_FLAGS = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
-
-
 class FrameReadError(OSError):
     """A frame of a source cannot be read. ``index``: 0-based index of the frame."""
 
     def __init__(self, message: str, index: int):
         super().__init__(message)
         self.index = index
-
-
-def natural_key(name: str) -> list:
-    """Sort key that orders embedded numbers by value: frame2 < frame10."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
-
-
-def list_images(folder: Union[str, Path]) -> List[Path]:
-    """Image files directly in ``folder``, in natural order."""
-    files = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
-def read_image(path: Union[str, Path]) -> np.ndarray:
-    """An image file as RGB uint8 (H, W, 3); grayscale, alpha and 16-bit images are converted.
-    Raises OSError when the file cannot be read or decoded."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, _IMREAD_FLAGS) if data.size else None
-    if image is None:
-        raise OSError(f"cannot decode {path}: corrupt or not an image")
-    return as_rgb_frame(image, name=str(path), bgr=True)
 
 
 class FrameSource:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from .backends import TrackerBackend, create_backend
-from .frames import as_rgb_frame
-from .geometry import Box, clip_box, crop_frame, crop_window, map_box_back, normalize_crop
-from .params import TrackerParams
+from ..datasets.images import as_rgb_frame
+from ..geometry import Box, clip_box, crop_frame, crop_window, map_box_back, model_input, normalize_crop
+from .params import TrackerParams, params_for_model
 
 BoxLike = Sequence[float]
 
@@ -72,7 +72,7 @@ class _Target:
     max_score: float = -1.0
 
 
-def _parse_boxes(box) -> Tuple[np.ndarray, bool]:
+def parse_boxes(box) -> Tuple[np.ndarray, bool]:
     """(N, 4) float64 boxes and whether a single box (not a list) was given."""
     try:
         arr = np.asarray(box, dtype=np.float64)
@@ -104,8 +104,9 @@ class Tracker:
     ``model``: a loaded MixFormerV2 (see ``Tracker.load`` to build one from a preset and weights). A MixViT
     teacher (corner head, no score head) tracks too: its scores are NaN and its online template stays the
     first frame's, as nothing tells a good frame from a bad one.
-    ``params``: TrackerParams; None = the default benchmark settings for this model
-    (``TrackerParams.for_benchmark("default", model.config)``).
+    ``params``: TrackerParams; None = the default settings for this model: its card's when the model carries
+    one (``model.card``, set by ``mixformerv2.load_model``), else the official ones for its architecture
+    (``params_for_model(model)``).
     ``backend``: a registered backend name ("torch", the cached default; "torch-full", the official-style
     full forward; others from ``available_backends()``) or a TrackerBackend instance.
     ``threads``: torch.set_num_threads for the torch backends (process-wide), intra-op threads for others.
@@ -113,9 +114,12 @@ class Tracker:
 
     def __init__(self, model: Optional[nn.Module], params: Optional[TrackerParams] = None,
                  backend: Union[str, TrackerBackend] = "torch", threads: Optional[int] = None):
+        self.model = model
         self.backend = backend if isinstance(backend, TrackerBackend) else create_backend(backend, model, threads)
         config = self.backend.config
-        self.params = (params or TrackerParams.for_benchmark("default", config)).resolved(config)
+        if params is None:
+            params = TrackerParams.for_benchmark("default", config, getattr(model, "card", None))
+        self.params = params.resolved(config)
         self.timings = StepTimings()
         self._targets: List[_Target] = []
         self._single = True
@@ -132,12 +136,12 @@ class Tracker:
         must fit, or "default"; None = the config stored in / inferred from the weights. Without weights
         and model: the default model shipped with the package (BundledModelMissingError, a
         WeightsRequiredError, when it is not installed). ``benchmark``: use that benchmark's settings (see
-        TrackerParams.for_benchmark) when ``params`` is None."""
-        from .pretrained import load_model
+        TrackerParams.for_benchmark, with the loaded model's card) when ``params`` is None."""
+        from ..model.hub import load_model
 
         network = load_model(model, weights)
         if params is None and benchmark is not None:
-            params = TrackerParams.for_benchmark(benchmark, network.config)
+            params = params_for_model(network, benchmark)
         return cls(network, params, backend=backend, threads=threads)
 
     # State -----------------------------------------------------------------------------------------
@@ -163,7 +167,7 @@ class Tracker:
         entirely outside the frame."""
         start = time.perf_counter()
         frame = as_rgb_frame(frame)
-        boxes, single = _parse_boxes(box)
+        boxes, single = parse_boxes(box)
         height, width = frame.shape[:2]
         for i, b in enumerate(boxes):
             check_box(b, width, height, name="box" if single else f"box {i + 1}")
@@ -232,8 +236,7 @@ class Tracker:
     # Internals -------------------------------------------------------------------------------------
     def _template_crop(self, frame: np.ndarray, box: Box) -> np.ndarray:
         p = self.params
-        window = crop_window(box, p.template_factor, p.template_size)
-        return normalize_crop(crop_frame(frame, window, p.template_size, p.far_side_padding_quirk))
+        return model_input(frame, box, p.template_factor, p.template_size, p.far_side_padding_quirk)
 
     def _template_arrays(self) -> Tuple[np.ndarray, np.ndarray]:
         template = np.stack([t.template for t in self._targets])

@@ -11,7 +11,8 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from ..data.processing import normalize_images, xywh_to_xyxy
+from ..data.processing import xywh_to_xyxy
+from ..geometry import normalize_images
 from ..model.heads import box_cxcywh_to_xyxy
 from .config import TrainConfig
 from .losses import (SIDES, ciou_loss, corner_marginals, feature_mse_loss, l1_loss, score_bce_loss, side_kl_loss,
@@ -181,7 +182,7 @@ class ProgressiveEliminationActor(DistillActor):
         from pathlib import Path
 
         from ..model import save_checkpoint
-        from .convert import prune_model
+        from ..model.surgery import prune_model
 
         save_checkpoint(prune_model(model, self.config.elimination.blocks), Path(output_dir) / "model_pruned.pth")
 

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
+from ..data.processing import ProcessingConfig
+
 STAGES = ("teacher", "dense_to_sparse", "progressive_elimination", "finetune", "score")
 
 
@@ -74,23 +76,15 @@ class EliminationConfig:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(ProcessingConfig):
     """Training data. ``datasets``: entries for ``build_dataset`` with a ``ratio`` each. Crop sizes come
-    from the model config; the rest are the sampler's and the processing's settings."""
+    from the model config; crop factors, jitter and augmentations are the ``ProcessingConfig`` fields this
+    class inherits (same keys under ``data:``); the rest are the sampler's settings."""
 
     datasets: List[Dict[str, Any]] = field(default_factory=list)
     samples_per_epoch: int = 60000
     max_gap: int = 200
     num_templates: int = 2
-    template_factor: float = 2.0
-    search_factor: float = 5.0
-    template_center_jitter: float = 0.0
-    template_scale_jitter: float = 0.0
-    search_center_jitter: float = 4.5
-    search_scale_jitter: float = 0.5
-    brightness_jitter: float = 0.2
-    grayscale_prob: float = 0.05
-    flip_prob: float = 0.5
     num_workers: int = 2
 
 

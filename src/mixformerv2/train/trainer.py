@@ -26,14 +26,14 @@ import yaml
 from torch import nn
 
 from ..data.datasets import build_dataset
-from ..data.processing import PairProcessing, ProcessingConfig
+from ..data.processing import PairProcessing
 from ..data.sampler import EpochIndexSampler, SamplerConfig, TrackingSampler
 from ..model import ModelConfig, build_model, save_checkpoint
 from ..files import atomic_write
 from ..model.config import resolve_config
 from .actors import Actor, build_actor
 from .config import TrainConfig
-from .convert import build_teacher, load_mae_backbone, load_weights
+from ..model.surgery import build_teacher, load_mae_backbone, load_weights
 from .distributed import DistInfo, average_stats, cleanup_distributed, setup_distributed
 
 log = logging.getLogger(__name__)
@@ -201,12 +201,7 @@ class Trainer:
         datasets = [build_dataset(spec) for spec in dataset_specs]
         ratios = [float(spec.get("ratio", 1.0)) for spec in dataset_specs]
         d = c.data
-        processing = PairProcessing(ProcessingConfig(
-            template_size=mc.template_size, search_size=mc.search_size, template_factor=d.template_factor,
-            search_factor=d.search_factor, template_center_jitter=d.template_center_jitter,
-            template_scale_jitter=d.template_scale_jitter, search_center_jitter=d.search_center_jitter,
-            search_scale_jitter=d.search_scale_jitter, brightness_jitter=d.brightness_jitter,
-            grayscale_prob=d.grayscale_prob, flip_prob=d.flip_prob))
+        processing = PairProcessing(d, mc.template_size, mc.search_size)
         sampler_config = SamplerConfig(samples_per_epoch=num_samples, max_gap=d.max_gap,
                                        num_templates=d.num_templates, mode=mode)
         return TrackingSampler(datasets, ratios, processing, sampler_config, seed=seed)

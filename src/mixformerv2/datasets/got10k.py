@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..annotations import AnnotationError, read_boxes
+from .annotations import AnnotationError, read_boxes
 from .base import Dataset, DatasetLayoutError, Sequence, flags_for, image_files, numbered_frame, read_list_file
 
 SPLITS = ("train", "val", "test")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..annotations import read_boxes
+from .annotations import read_boxes
 from .base import Dataset, DatasetLayoutError, Sequence, image_files, read_text_or_none, sequence_folders
 
 

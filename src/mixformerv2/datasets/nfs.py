@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..annotations import AnnotationError
+from .annotations import AnnotationError
 from .base import Dataset, DatasetLayoutError, Sequence, image_files
 from .jsonlayout import find_json, open_json_layout
 

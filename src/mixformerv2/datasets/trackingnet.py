@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import List, Optional
 
-from ..annotations import read_boxes
+from .annotations import read_boxes
 from .base import Dataset, DatasetLayoutError, Sequence, image_files, numbered_frame
 
 _CHUNK = re.compile(r"^(TRAIN_\d+|TEST)$", re.IGNORECASE)

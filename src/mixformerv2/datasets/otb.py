@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import List, Optional
 
-from ..annotations import read_boxes
+from .annotations import read_boxes
 from .base import (Dataset, DatasetLayoutError, FramesUnavailableError, Sequence, attribute_codes_loader,
                    image_files)
 from .jsonlayout import find_json, open_json_layout

@@ -1,5 +1,6 @@
-"""Weight conversions between the stages: dropping eliminated blocks (renumbering the rest), shrinking MLPs,
-MAE ViT initialisation, and loading a checkpoint into a model with other crop sizes.
+"""Checkpoint surgery: weight conversions between the training stages and from other models: dropping
+eliminated blocks (renumbering the rest), shrinking MLPs, MAE ViT initialisation, the frozen teacher rebuilt
+for the student's crops, and loading a checkpoint into a model with other crop sizes.
 
 State dicts use the model's keys (``backbone.blocks.<i>.…``). Sin-cos position tables are fixed functions of
 the crop sizes, so they are always taken from the target model, never from the checkpoint.
@@ -14,9 +15,10 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..model import ModelConfig, build_model
-from ..model.checkpoint import (CheckpointError, adapt_state_dict, checkpoint_config, load_state_dict_strict,
-                               read_state_dict)
+from .build import build_model
+from .checkpoint import (CheckpointError, adapt_state_dict, checkpoint_config, load_checkpoint,
+                         load_state_dict_strict, read_state_dict, save_checkpoint)
+from .config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +158,6 @@ def build_teacher(weights: str, model_config: Optional[object], template_size: i
 def write_pruned_checkpoint(source: str, output: str, blocks: Sequence[int], mlp_ratio: Optional[float] = None) -> nn.Module:
     """Read a checkpoint, drop ``blocks`` (renumbering the rest), optionally shrink the MLPs to ``mlp_ratio``,
     and save the result (with its config) to ``output``. Returns the new model."""
-    from ..model import load_checkpoint, save_checkpoint
-
     model = load_checkpoint(source)
     pruned = prune_model(model, blocks) if blocks else model
     if mlp_ratio is not None and mlp_ratio != pruned.config.mlp_ratio:

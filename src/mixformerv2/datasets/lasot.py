@@ -15,7 +15,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..annotations import AnnotationError, read_boxes
+from .annotations import AnnotationError, read_boxes
+from .images import natural_key
 from .base import (Dataset, DatasetLayoutError, Sequence, flags_for, image_files, numbered_frame, read_list_file,
                    read_text_or_none, sequence_folders)
 
@@ -71,18 +72,15 @@ def _select(root: Path, available: List[str], split: Optional[str], name: str) -
         if split == "test":
             raise DatasetLayoutError(f"{root}: split 'test' needs a list of test sequences at "
                                      f"{' or '.join(_SPLIT_FILES)} (or pass a list file as the split)")
-        return sorted(available, key=_natural)
+        return sorted(available, key=natural_key)
     if split == "all":
-        return sorted(available, key=_natural)
+        return sorted(available, key=natural_key)
     path = Path(split)
     if path.is_file():
         return read_list_file(path)
     raise ValueError(f"unknown {_title(name)} split {split!r}: use 'test', 'all' or a file listing sequences")
 
 
-def _natural(name: str):
-    head, _, tail = name.rpartition("-")
-    return (head, int(tail)) if tail.isdigit() else (name, 0)
 
 
 def _read_attributes(paths: Tuple[Path, ...]) -> Tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..annotations import AnnotationError
+from .annotations import AnnotationError
 from .base import Dataset, DatasetLayoutError, FramesUnavailableError, Sequence
 
 

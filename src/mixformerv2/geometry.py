@@ -1,4 +1,6 @@
-"""Crop, normalise and map back: the per-frame arithmetic of the official tracker (spec section 4).
+"""Crop, normalise and map back: the per-frame arithmetic of the official tracker (spec section 4), and the
+one crop and normalisation that tracking and training share (training jitters the box, then crops with the
+same functions, so a training crop without jitter is exactly the tracker's crop of that frame and box).
 
 Boxes are (x, y, w, h) in pixels of the full frame unless a name says otherwise. Every number that decides a
 pixel (crop side, crop origin, map-back) is computed with the same Python/float32 operations, in the same
@@ -74,16 +76,30 @@ _MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
 
 
+def normalize_images(images: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """uint8 RGB images (..., 3, H, W), on any device, -> float32 network input (x / 255 - ImageNet mean) / std
+    per channel, with the same float32 operations, in the same order, as the official preprocessor. ``out``
+    (float32, same shape) is filled and returned when given; the input is never modified."""
+    mean, std = (_MEAN, _STD) if images.device.type == "cpu" else (_MEAN.to(images.device), _STD.to(images.device))
+    result = images.to(torch.float32, copy=True) if out is None else out.copy_(images)
+    return result.div_(255.0).sub_(mean).div_(std)
+
+
 def normalize_crop(patch: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """RGB uint8 (S, S, 3) -> float32 (3, S, S) = (x / 255 - ImageNet mean) / std per channel, with the same
-    float32 operations as the official preprocessor. ``out`` (3, S, S) float32 is filled when given."""
+    """One crop as the tracker feeds it: RGB uint8 (S, S, 3) -> float32 (3, S, S) by ``normalize_images``.
+    ``out`` (3, S, S) float32 is filled when given."""
     x = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)
     if out is None:
-        result = x.float().contiguous()
-    else:
-        result = torch.from_numpy(out)
-        result.copy_(x)
-    return result.div_(255.0).sub_(_MEAN).div_(_STD).numpy()
+        return normalize_images(x.contiguous()).numpy()
+    return normalize_images(x, out=torch.from_numpy(out)).numpy()
+
+
+def box_in_crop(box: Sequence[float], window: CropWindow, output_size: int) -> np.ndarray:
+    """A box (x, y, w, h frame pixels) -> the same box in the crop of ``window`` resized to ``output_size``,
+    normalized to [0, 1] of the crop side (float32 x, y, w, h)."""
+    x, y, w, h = (float(v) for v in box)
+    rf = window.resize_factor
+    return np.array([(x - window.x1) * rf, (y - window.y1) * rf, w * rf, h * rf], dtype=np.float32) / output_size
 
 
 def sample_crop(frame: np.ndarray, box: Sequence[float], factor: float, output_size: int,
@@ -91,6 +107,15 @@ def sample_crop(frame: np.ndarray, box: Sequence[float], factor: float, output_s
     """Crop the window around box (x, y, w, h pixels) and resize it: (uint8 (o, o, 3) patch, window)."""
     window = crop_window(box, factor, output_size)
     return crop_frame(frame, window, output_size, far_side_padding_quirk), window
+
+
+def model_input(frame: np.ndarray, box: Sequence[float], factor: float, output_size: int,
+                far_side_padding_quirk: bool = True, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """What the network sees of ``frame`` around ``box`` (x, y, w, h pixels): the crop of ``sample_crop``,
+    normalised by ``normalize_crop`` to float32 (3, output_size, output_size) (written into ``out`` when given).
+    The tracker's template and search inputs and the int8 calibration crops are made by this function."""
+    patch, _ = sample_crop(frame, box, factor, output_size, far_side_padding_quirk)
+    return normalize_crop(patch, out=out)
 
 
 def map_box_back(pred_cxcywh: np.ndarray, previous_box: Sequence[float], search_size: int,

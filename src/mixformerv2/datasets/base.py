@@ -14,7 +14,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence as Seq, Tu
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+from .images import list_images, read_image
+
 
 
 class DatasetLayoutError(OSError):
@@ -112,28 +113,14 @@ class Sequence:
         if self._image_size is None:
             size = self.load_image_size() if self.load_image_size is not None else None
             if size is None and self.list_frames is not None:
-                import cv2
-
-                image = cv2.imread(str(self.frames[0]), cv2.IMREAD_UNCHANGED)
-                if image is None:
-                    raise OSError(f"cannot read image {self.frames[0]}")
+                image = read_image(self.frames[0])
                 size = (int(image.shape[1]), int(image.shape[0]))
             self._image_size = size
         return self._image_size
 
     def read_frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based) as an RGB uint8 array (H, W, 3)."""
-        return read_rgb_image(self.frames[index])
-
-
-def read_rgb_image(path: Path) -> np.ndarray:
-    """An image file as an RGB uint8 array (H, W, 3); OSError when it is missing or not an image."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"cannot read image {path} (missing or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return read_image(self.frames[index])
 
 
 @dataclass
@@ -217,19 +204,13 @@ def image_files(folder: Path) -> List[Path]:
     """Image files of a folder, in natural order (``2.jpg`` before ``10.jpg``)."""
     if not folder.is_dir():
         raise FramesUnavailableError(f"frame folder {folder} does not exist")
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
-    return sorted(files, key=natural_key)
+    return list_images(folder)
 
 
 def numbered_frame(folder: Path, pattern: str, first: int, index: int) -> Path:
     """Path of frame ``index`` (0-based) where frames are numbered files: ``pattern`` formatted with
     ``index + first`` (``{:08d}.jpg`` from 1 for GOT-10k and LaSOT, ``{}.jpg`` from 0 for TrackingNet)."""
     return folder / pattern.format(index + first)
-
-
-def natural_key(path: Path):
-    parts = re.split(r"(\d+)", path.name)
-    return [int(p) if p.isdigit() else p.lower() for p in parts]
 
 
 def sequence_folders(root: Path, marker: str = "groundtruth.txt",
@@ -277,7 +258,7 @@ def read_list_file(path: Path) -> List[str]:
 
 def flags_for(path: Path, n: Optional[int], what: str) -> np.ndarray:
     """0/1 flags of a file, checked against the expected count."""
-    from ..annotations import AnnotationError, read_flags
+    from .annotations import AnnotationError, read_flags
 
     flags = read_flags(path, what)
     if n is not None and len(flags) != n:

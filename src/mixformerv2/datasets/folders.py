@@ -23,6 +23,16 @@ from .vot import vot_sequence
 log = logging.getLogger(__name__)
 
 NAME = "sequences"
+GROUND_TRUTH_FILES = ("groundtruth_rect.txt", "groundtruth.txt")
+
+
+def ground_truth_file(folder: Path) -> Path:
+    """The ground-truth file of a sequence folder (OTB's groundtruth_rect.txt, else groundtruth.txt);
+    FileNotFoundError naming the folder when it has neither."""
+    for name in GROUND_TRUTH_FILES:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise FileNotFoundError(f"sequence {folder} has no ground truth ({' or '.join(GROUND_TRUTH_FILES)})")
 
 
 def folder_sequences(folder: Path, dataset: str = NAME) -> List[Sequence]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..annotations import read_regions
+from .annotations import read_regions
 from .base import Dataset, DatasetLayoutError, Sequence, attribute_codes_loader, image_files, read_list_file
 
 # Where a sequence's frames may be, in order of preference (else the sequence folder itself).

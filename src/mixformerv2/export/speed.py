@@ -3,8 +3,8 @@ the same machine.
 
 Every backend gets its own Tracker on the same frames. The backends take turns in chunks of frames
 (round robin), so load from other processes during the run falls on all of them alike; the speed-up of
-each against ``torch-full`` therefore compares like with like. The per-frame time is that of
-``Tracker.update`` (crop, normalisation, the network, map-back and the template-update rule).
+each against ``torch-full`` therefore compares like with like. Every backend runs the library's tracking loop
+(``tracking.run.TrackingLoop``); the per-frame time is that of ``Tracker.update`` (crop, normalisation, the network, map-back and the template-update rule).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..evaluation.metrics import iou
 from ..model.cost import mac_counts
 from ..model.mixformer import MixFormerV2
 from ..tracking import Tracker, TrackerParams
+from ..tracking.run import TrackingLoop
 
 REFERENCE_BACKEND = "torch-full"
 # Which backend each backend's boxes are compared with: float32 backends with the cached PyTorch tracker,
@@ -79,7 +80,7 @@ def frame_order(num_frames: int, needed: int) -> List[int]:
     return order[1:needed + 1]
 
 
-def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[np.ndarray], box: Sequence[float],
+def measure_speed(model: MixFormerV2, backends: Sequence[str], frames: Sequence[np.ndarray], box: Sequence[float],
                   threads: int, num_frames: int = 100, warmup: int = 10, chunk: int = 10,
                   params: Optional[TrackerParams] = None, peak_gflops: Optional[float] = None,
                   progress=None) -> dict:
@@ -99,28 +100,26 @@ def run_benchmark(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
     k = (params.online_templates if params is not None else 1)
     macs = mac_counts(model, k)
     load_before = os.getloadavg()
-    trackers: Dict[str, Tracker] = {}
+    loops: Dict[str, TrackingLoop] = {}
     runs: Dict[str, BackendRun] = {}
     for name in names:
-        trackers[name] = Tracker(model, params, backend=name, threads=threads)
+        loops[name] = TrackingLoop(Tracker(model, params, backend=name, threads=threads), [box], warmup=warmup)
         gmacs = macs["full_forward" if name == REFERENCE_BACKEND else "search_step"] / 1e9
         runs[name] = BackendRun(name, gmacs)
     order = frame_order(len(frames), warmup + num_frames)
-    for name, tracker in trackers.items():
-        torch.set_num_threads(_torch_threads(tracker, threads))
-        tracker.init(frames[0], list(box))
-        for i in order[:warmup]:
-            tracker.update(frames[i])
+    for name, loop in loops.items():
+        torch.set_num_threads(_torch_threads(loop.tracker, threads))
+        for i in [0] + order[:warmup]:
+            loop.step(frames[i])
     timed = order[warmup:]
     for start in range(0, len(timed), chunk):
-        for name, tracker in trackers.items():
-            torch.set_num_threads(_torch_threads(tracker, threads))
+        for name, loop in loops.items():
+            torch.set_num_threads(_torch_threads(loop.tracker, threads))
             run = runs[name]
             for i in timed[start:start + chunk]:
-                t0 = time.perf_counter()
-                result = tracker.update(frames[i])
-                run.seconds.append(time.perf_counter() - t0)
-                run.boxes.append(result.box)
+                result = loop.step(frames[i])
+                run.seconds.append(result.seconds)
+                run.boxes.append(result.boxes[0])
         if progress is not None:
             progress(min(start + chunk, len(timed)), len(timed))
     reference_ms = float(np.median(runs[REFERENCE_BACKEND].seconds)) * 1e3
@@ -148,6 +147,6 @@ def _torch_threads(tracker: Tracker, threads: int) -> int:
 
 
 def _model_name(model: MixFormerV2) -> str:
-    from ..tracking.pretrained import model_display_name
+    from ..model.hub import model_name
 
-    return model_display_name(model.config) or "custom"
+    return model_name(model) or "custom"

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Dict, Optional
 
-from ..annotations import AnnotationError, read_boxes
+from .annotations import AnnotationError, read_boxes
+from .images import natural_key
 from .base import Dataset, DatasetLayoutError, FramesUnavailableError, Sequence, flags_for, image_files
 from .jsonlayout import find_json, open_json_layout
 
@@ -37,15 +38,13 @@ def open_uav(root: Path, split: Optional[str] = None, name: str = "uav123") -> D
                                  f"data_seq/UAV123/<seq>/000001.jpg (or a pysot-style {version}.json)")
     ranges = _config_ranges(root, version)
     sequences = []
-    for anno in sorted(anno_dir.glob("*.txt"), key=lambda p: _natural(p.stem)):
+    for anno in sorted(anno_dir.glob("*.txt"), key=lambda p: natural_key(p.stem)):
         sequences.append(_sequence(root, anno, name, ranges.get(anno.stem)))
     if not sequences:
         raise DatasetLayoutError(f"{anno_dir} holds no <seq>.txt annotation")
     return Dataset(name, root, sequences, convention="uav-pytracking", attribute_names=UAV_ATTRIBUTES, split=split)
 
 
-def _natural(name: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def parse_config_seqs(path: Path) -> Dict[str, Dict[str, Dict[str, object]]]:

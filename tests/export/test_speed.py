@@ -7,7 +7,7 @@ import torch
 
 from mixformerv2 import build_model, save_checkpoint
 from mixformerv2.cli import main
-from mixformerv2.export.bench import frame_order, measure_matmul_peak
+from mixformerv2.export.speed import frame_order, measure_matmul_peak
 
 from conftest import shared_path
 
@@ -60,10 +60,10 @@ def test_bench_reports_every_backend_on_a_real_sequence(tmp_path, tiny_config, c
     assert "speed-up" in printed and "onnx-int8" in printed
 
 
-def test_bench_on_the_generated_video(tiny_config, capsys):
+def test_bench_on_the_sample_clip(tiny_config, capsys):
     assert main(["bench", "--model", str(tiny_config), "--threads", "1", "--frames", "3", "--warmup", "0",
                  "--backend", "torch"]) == 0
-    assert "generated video" in capsys.readouterr().out
+    assert "sample clip" in capsys.readouterr().out
 
 
 def test_bench_bad_input(tmp_path, tiny_config, capsys):
