@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import TINY_DEFAULT
-from evaluation.layouts import boxes_text, moving_boxes, write_frames
+from datasets.layouts import boxes_text, moving_boxes, write_frames
 from mixformerv2 import ModelConfig, Tracker, TrackerParams, build_model, save_checkpoint
 from mixformerv2.cli import main
 from mixformerv2.model.checkpoint import CheckpointError
@@ -249,3 +249,20 @@ def test_a_wheel_ships_the_default_model(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("mixformerv2-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"mixformerv2/assets/default.safetensors", "mixformerv2/assets/default.json"} <= names
+
+
+def test_ship_model_installs_weights_and_card_that_load_back(tmp_path, tiny_weights_file, monkeypatch):
+    from mixformerv2.model import hub
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    weights, card = hub.ship_model(tiny_weights_file, assets, tracker={"search_factor": 3.75}, half=True,
+                                   check=Tracker)
+    data = json.loads(card.read_text())
+    assert data["weights_sha256"] == hub.file_sha256(weights) and data["tracker"] == {"search_factor": 3.75}
+    assert data["model"] == ModelConfig.from_dict(TINY_DEFAULT).to_dict()
+    monkeypatch.setattr(hub, "ASSETS", assets)
+    loaded = hub.load_model("default")
+    assert loaded.card.name == "default" and Tracker(loaded).params.search_factor == 3.75
+    with pytest.raises(ValueError, match="unknown tracker settings"):
+        hub.ship_model(tiny_weights_file, assets, tracker={"search_size": 64})

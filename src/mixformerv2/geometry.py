@@ -145,3 +145,19 @@ def clip_box(box: Sequence[float], height: int, width: int, margin: float = CLIP
     y1 = min(max(0, y1), height - margin)
     y2 = min(max(margin, y2), height)
     return (float(x1), float(y1), float(max(margin, x2 - x1)), float(max(margin, y2 - y1)))
+
+
+def iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """IoU of paired x, y, w, h boxes (continuous coordinates); 0 where the union is empty, NaN stays NaN."""
+    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, 0], b[:, 0])
+    y1 = np.maximum(a[:, 1], b[:, 1])
+    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    out[np.isnan(union)] = np.nan
+    return out

@@ -8,7 +8,8 @@ import pytest
 from conftest import shared_path
 from mixformerv2.cli import main
 
-from .test_folders import make_mixed
+from datasets.test_folders import make_mixed
+from datasets.layouts import boxes_text, moving_boxes, write_frames
 
 TINY = dict(embed_dim=64, depth=1, num_heads=4, mlp_ratio=1, template_size=32, search_size=64, num_bins=8)
 
@@ -148,3 +149,21 @@ def test_eval_runs_an_opencv_tracker_into_its_own_folder(tmp_path, capsys):
     assert "holds results of another tracker configuration (tracker: csrt there, kcf now" in capsys.readouterr().err
     assert run("--tracker", "csrt", "--weights", "w.pth") == 2
     assert "apply to the mixformerv2 tracker only" in capsys.readouterr().err
+
+
+def test_compare_on_got10k_prints_what_the_convention_has(tmp_path, capsys):
+    """GOT-10k scores have no precision: the table shows AO / SR0.5 / SR0.75 (it ended in a traceback)."""
+    val = tmp_path / "GOT10k" / "val"
+    for i in (1, 2):
+        folder = val / f"GOT-10k_Val_{i:06d}"
+        write_frames(folder, 6)
+        (folder / "groundtruth.txt").write_text(boxes_text(moving_boxes(6)))
+    (val / "list.txt").write_text("GOT-10k_Val_000001\nGOT-10k_Val_000002\n")
+    assert _compare(tmp_path / "GOT10k", tmp_path / "runs", "--dataset", "got10k", "--split", "val",
+                    "--tracker", "kcf") == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("tracker "))
+    assert header.split() == ["tracker", "AO", "SR0.5", "SR0.75", "FPS"]
+    ao, sr50, sr75, fps = _row(out, "kcf")
+    assert 0 <= sr75 <= sr50 <= 1 and 0 <= ao <= 1 and fps > 0
+    assert "AO per sequence:" in out

@@ -15,7 +15,7 @@ from conftest import shared_path
 from mixformerv2.cli import main
 from mixformerv2.datasets import Sequence
 
-from .layouts import boxes_text, make_lasot, moving_boxes, write_frames
+from datasets.layouts import boxes_text, make_lasot, moving_boxes, write_frames
 
 pytest.importorskip("mixformerv2.tracking", reason="the tracker has not landed on this branch yet")
 

@@ -10,7 +10,7 @@ from mixformerv2.evaluation.results import MissingResultsError
 from mixformerv2.evaluation.scoring import score_results
 
 from conftest import shared_path
-from .layouts import boxes_text, make_lasot, moving_boxes
+from datasets.layouts import boxes_text, make_lasot, moving_boxes
 
 PUBLISHED_LASOT = {"ATOM": (0.514, 0.505), "Ocean-online": (0.560, 0.566)}
 PUBLISHED_OTB = {"SiamBAN": (0.696, 0.910), "MDNet": (0.678, 0.909), "ATOM": (0.667, 0.879)}
@@ -112,6 +112,21 @@ def test_plots_of_several_trackers(tmp_path):
     assert main(["score", "--dataset", "lasot", "--root", str(root), "--results", str(a), "--results", str(b),
                  "--name", "A", "--name", "B", "--plot", str(png), "--plot", str(pdf)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_results_and_names_as_one_list_or_repeated(tmp_path, capsys):
+    """`--results A B` (what a user types) and `--results A --results B` name the same trackers."""
+    root = make_lasot(tmp_path / "LaSOT", frames=False)
+    a = _lasot_results(tmp_path / "a", ["cat-1", "cat-2", "dog-3"])
+    b = _lasot_results(tmp_path / "b", ["cat-1", "cat-2", "dog-3"], shift=3.0)
+    outs = []
+    for extra in (["--results", str(a), str(b), "--name", "A", "B"],
+                  ["--results", str(a), "--results", str(b), "--name", "A", "--name", "B"]):
+        assert main(["score", "--dataset", "lasot", "--root", str(root), "--no-attributes"] + extra) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    assert any(line.startswith("A ") for line in outs[0].splitlines())
+    assert any(line.startswith("B ") for line in outs[0].splitlines())
 
 
 def test_got10k_val_scoring_pools(tmp_path):

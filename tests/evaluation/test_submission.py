@@ -7,7 +7,7 @@ from mixformerv2.datasets import open_dataset
 from mixformerv2.evaluation.results import MissingResultsError
 from mixformerv2.evaluation.submission import SubmissionError, package_submission
 
-from .layouts import boxes_text, moving_boxes, write_frames
+from datasets.layouts import boxes_text, moving_boxes, write_frames
 
 
 def _got10k_test(tmp_path, lengths=(3, 2)):

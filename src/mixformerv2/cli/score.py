@@ -24,11 +24,11 @@ def register(sub) -> None:
                                      "of raw results folders, overall and per attribute")
     add_dataset_arguments(p, "dataset split (LaSOT: test/all/list file; GOT-10k: val/train; TrackingNet: "
                              "TRAIN_<i>/train)")
-    p.add_argument("--results", required=True, type=Path, action="append", metavar="DIR",
-                   help="a tracker's results folder (repeat for several trackers; the folder name is the "
-                        "tracker's name)")
-    p.add_argument("--name", action="append", default=None, metavar="NAME",
-                   help="display name for the matching --results (repeat in the same order)")
+    p.add_argument("--results", required=True, type=Path, action="extend", nargs="+", metavar="DIR",
+                   help="trackers' results folders: --results A B C or --results A --results B (the folder name "
+                        "is the tracker's name)")
+    p.add_argument("--name", action="extend", nargs="+", default=None, metavar="NAME",
+                   help="display names for the --results folders, in the same order (--name A B or repeated)")
     p.add_argument("--convention", choices=sorted(CONVENTIONS), default=None,
                    help="scoring convention (default: the benchmark's own; UAV123: uav-pytracking)")
     p.add_argument("--partial", action="store_true",

@@ -59,18 +59,22 @@ class Comparison:
         report = self.report
         names = list(report.trackers)
         width = max([len("tracker")] + [len(n) for n in names]) + 2
+        # What the convention has: GOT-10k reports AO, SR0.5 and SR0.75 and no precision.
+        has_precision = all(report.trackers[n].overall.precision is not None for n in names)
+        columns = ([("AUC", "auc", 8), ("Prec", "precision", 8), ("NormPrec", "norm_precision", 10)] if has_precision
+                   else [("AO", "auc", 8), ("SR0.5", "op50", 8), ("SR0.75", "op75", 8)])
         lines = [f"{self.dataset.name} at {self.dataset.root}: {len(report.sequences)} sequences, convention "
                  f"{report.convention!r}, {self.threads} thread{'s' if self.threads != 1 else ''}; FPS of the "
                  f"tracker step (decoding excluded)",
-                 "tracker".ljust(width) + "AUC".rjust(8) + "Prec".rjust(8) + "NormPrec".rjust(10) + "FPS".rjust(9)]
+                 "tracker".ljust(width) + "".join(title.rjust(w) for title, _, w in columns) + "FPS".rjust(9)]
         for name in names:
             t = report.trackers[name]
             s = t.overall
             fps = f"{t.fps:9.1f}" if t.fps is not None else "        -"
-            lines.append(name.ljust(width) + f"{s.auc:8.3f}{s.precision:8.3f}{s.norm_precision:10.3f}" + fps)
+            lines.append(name.ljust(width) + "".join(f"{getattr(s, key):{w}.3f}" for _, key, w in columns) + fps)
         col = max(10, max(len(n) for n in names) + 2)
         seq_width = max([len("sequence")] + [len(s) for s in report.sequences]) + 2
-        lines += ["", "success AUC per sequence:",
+        lines += ["", f"{columns[0][0] if not has_precision else 'success AUC'} per sequence:",
                   "sequence".ljust(seq_width) + "frames".rjust(7) + "".join(n.rjust(col) for n in names)]
         for seq in report.sequences:
             cells = "".join(f"{report.trackers[n].per_sequence[seq]['auc']:.3f}".rjust(col) for n in names)

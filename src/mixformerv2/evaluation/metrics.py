@@ -23,6 +23,8 @@ from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
 
+from ..geometry import iou
+
 # Thresholds of the one-pass curves: IoU (strictly greater), centre error in px and normalized (at most).
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)
@@ -62,22 +64,6 @@ def get_convention(name: str) -> Convention:
 
 
 # ----------------------------------------------------------------------------------------------- boxes
-def iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """IoU of paired x, y, w, h boxes (continuous coordinates); 0 where the union is empty, NaN stays NaN."""
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, 0], b[:, 0])
-    y1 = np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    out[np.isnan(union)] = np.nan
-    return out
-
-
 def centers(boxes: np.ndarray, offset: float = -1.0) -> np.ndarray:
     """Box centres (cx, cy) in pixels: x + (w + offset) / 2. offset -1 is pytracking / LaSOT / got10k,
     +1 is the TrackingNet devkit."""

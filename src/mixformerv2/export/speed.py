@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from ..evaluation.metrics import iou
+from ..geometry import iou
 from ..model.cost import mac_counts
 from ..model.mixformer import MixFormerV2
 from ..tracking import Tracker, TrackerParams
