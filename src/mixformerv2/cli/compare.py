@@ -37,6 +37,7 @@ def run(args) -> int:
     from ..evaluation.runner import TrackerSpec
     from ..tracking.baselines import MIXFORMER_TRACKER, canonical_tracker_name
     from .common import model_argument, tracker_setting_overrides
+    from .evaluate import check_nanotrack_option, nanotrack_dir
     from .score import open_selected
 
     trackers = [canonical_tracker_name(t) for t in args.tracker]
@@ -55,8 +56,9 @@ def run(args) -> int:
     model = model_argument(args)
     weights = str(args.weights) if args.weights else None
     overrides = tracker_setting_overrides(args)
-    specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else ())
-             for t in trackers]
+    check_nanotrack_option(args, trackers)
+    specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else (),
+                         nanotrack_dir(args)) for t in trackers]
     comparison = run_comparison(dataset, specs, args.results, threads=args.threads, overwrite=args.overwrite,
                                 progress=not args.no_progress)
     print(comparison.format_table())

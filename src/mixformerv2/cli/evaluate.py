@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def add_tracker_argument(p, repeat: bool = False) -> None:
-    from ..tracking.baselines import tracker_names
+    from ..tracking.baselines import NANOTRACK_ENV, tracker_names
 
     if repeat:
         p.add_argument("--tracker", action="append", required=True, metavar="NAME",
@@ -41,6 +41,9 @@ def add_tracker_argument(p, repeat: bool = False) -> None:
         p.add_argument("--tracker", default="mixformerv2", metavar="NAME",
                        help=f"the tracker: {', '.join(tracker_names())} (default mixformerv2; the OpenCV "
                             f"trackers take no --model/--weights/--backend)")
+    p.add_argument("--nanotrack", type=Path, default=None, metavar="DIR",
+                   help=f"for --tracker nanotrack: the folder holding NanoTrack V2's backbone.onnx and head.onnx "
+                        f"(default: ${NANOTRACK_ENV})")
 
 
 def check_mixformer_options(args, tracker: str) -> None:
@@ -53,6 +56,23 @@ def check_mixformer_options(args, tracker: str) -> None:
     given = [flag for flag, value, default in options if value != default]
     if given:
         raise UsageError(f"{', '.join(given)} apply to the mixformerv2 tracker only, not to {tracker}")
+
+
+def check_nanotrack_option(args, trackers) -> None:
+    """UsageError for --nanotrack without --tracker nanotrack; a NanoTrack whose files are missing, of another
+    version or corrupt stops here, naming the file, before anything is tracked or written."""
+    from ..cli import UsageError
+    from ..tracking.baselines import NANOTRACK, nanotrack_files
+
+    if NANOTRACK not in trackers:
+        if args.nanotrack is not None:
+            raise UsageError("--nanotrack applies to --tracker nanotrack only")
+        return
+    nanotrack_files(args.nanotrack)
+
+
+def nanotrack_dir(args):
+    return str(args.nanotrack) if args.nanotrack is not None else None
 
 
 def run(args) -> int:
@@ -73,8 +93,9 @@ def run(args) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     model = model_argument(args)
+    check_nanotrack_option(args, [tracker])
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
-                               tracker, tracker_setting_overrides(args))
+                               tracker, tracker_setting_overrides(args), nanotrack_dir(args))
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = track_dataset(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,

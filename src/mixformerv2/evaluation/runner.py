@@ -40,13 +40,15 @@ class TrackerSpec:
     """What a worker process needs to build the tracker. ``tracker``: "mixformerv2" or an OpenCV tracker
     name (``tracking.baselines.tracker_names()``). For MixFormerV2: a preset name, "default" or a model-config
     dict, optional weights and the backend name (model and weights None: the default model). ``threads``: torch and OpenCV threads per process.
-    ``params``: TrackerParams values set on top of the benchmark's (e.g. (("search_factor", 4.0),)), MixFormerV2 only."""
+    ``params``: TrackerParams values set on top of the benchmark's (e.g. (("search_factor", 4.0),)), MixFormerV2 only.
+    ``model_dir``: the folder of NanoTrack V2's ONNX files for ``tracker="nanotrack"`` (None: $MIXFORMERV2_NANOTRACK)."""
     model: object = None
     weights: Optional[str] = None
     backend: str = "torch"
     threads: Optional[int] = None
     tracker: str = "mixformerv2"
     params: Tuple[Tuple[str, Any], ...] = ()
+    model_dir: Optional[str] = None
 
     @property
     def is_mixformer(self) -> bool:
@@ -137,7 +139,7 @@ def build_tracker(spec: TrackerSpec, benchmark: str, model=None):
 
     set_opencv_threads(spec.threads)
     if not spec.is_mixformer:
-        return OpenCVTracker(spec.tracker, threads=spec.threads)
+        return OpenCVTracker(spec.tracker, threads=spec.threads, model_dir=spec.model_dir)
     model = model if model is not None else load_tracker_model(spec)
     return Tracker(model, tracker_params(spec, benchmark, model), backend=spec.backend, threads=spec.threads)
 
@@ -160,9 +162,9 @@ def tracker_identity(spec: TrackerSpec, model=None, benchmark: Optional[str] = N
 
     name = canonical_tracker_name(spec.tracker)
     if not spec.is_mixformer:
-        import cv2
+        from ..tracking.baselines import OpenCVTracker
 
-        return {"tracker": name, "opencv": cv2.__version__}
+        return OpenCVTracker(name, model_dir=spec.model_dir).identity()
     model = model if model is not None else load_tracker_model(spec)
     identity = {"tracker": name, "model": model.config.to_dict(), "weights_sha256": weights_digest(model),
                 "backend": spec.backend}

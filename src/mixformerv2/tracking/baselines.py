@@ -4,15 +4,20 @@ They serve as baselines: ``OpenCVTracker("csrt").init(frame_rgb, (x, y, w, h))``
 returns a ``TrackResult`` per frame, so the evaluation runner, ``mixformerv2 eval --tracker csrt`` and
 ``mixformerv2 compare`` run them exactly like the MixFormerV2 tracker (same frames, same timing).
 
-Only trackers that need no downloaded model files are offered: CSRT, KCF and MIL (OpenCV's current API)
-and MOSSE, MedianFlow, Boosting and TLD (``cv2.legacy``). The network-based ones (GOTURN, DaSiamRPN,
-Nano, Vit) need weights and are left out.
+Trackers that need no model files: CSRT, KCF and MIL (OpenCV's current API) and MOSSE, MedianFlow, Boosting
+and TLD (``cv2.legacy``). One learned peer: NanoTrack V2 through OpenCV's ``TrackerNano`` (``nanotrack``), given
+the folder that holds its two ONNX graphs (``backbone.onnx``, ``head.onnx``) by ``model_dir`` / ``--nanotrack``
+or the ``MIXFORMERV2_NANOTRACK`` environment variable. The other network-based ones (GOTURN, DaSiamRPN, Vit)
+are left out.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import cv2
@@ -56,7 +61,17 @@ OPENCV_TRACKERS: Dict[str, OpenCVTrackerInfo] = {
     "boosting": OpenCVTrackerInfo("Boosting (online AdaBoost)", "cv2.legacy", "TrackerBoosting"),
     "tld": OpenCVTrackerInfo("TLD (tracking-learning-detection)", "cv2.legacy", "TrackerTLD"),
 }
-_ALIASES = {"median_flow": "medianflow", "median-flow": "medianflow", "mixformer": MIXFORMER_TRACKER,
+NANOTRACK = "nanotrack"
+NANOTRACK_ENV = "MIXFORMERV2_NANOTRACK"
+# NanoTrack V2's graphs as OpenCV's TrackerNano runs them: (input shapes, output shapes) of each file.
+NANOTRACK_V2_GRAPHS = {
+    "backbone.onnx": ([(1, 3, 255, 255)], [(1, 48, 16, 16)]),
+    "head.onnx": ([(1, 48, 8, 8), (1, 48, 16, 16)], [(1, 2, 16, 16), (1, 4, 16, 16)]),
+}
+OPENCV_TRACKERS[NANOTRACK] = OpenCVTrackerInfo("NanoTrack V2 (MobileNetV3 Siamese tracker, trained on real video)",
+                                               "cv2", "TrackerNano")
+_ALIASES = {"nano": NANOTRACK, "nanotrackv2": NANOTRACK, "nanotrack_v2": NANOTRACK, "nanotrack-v2": NANOTRACK,
+            "median_flow": "medianflow", "median-flow": "medianflow", "mixformer": MIXFORMER_TRACKER,
             "mixformer-v2": MIXFORMER_TRACKER, "mixformer_v2": MIXFORMER_TRACKER}
 
 
@@ -95,6 +110,72 @@ def set_opencv_threads(threads: Optional[int]) -> None:
     cv2.setNumThreads(int(threads))
 
 
+class NanoTrackFilesError(ValueError):
+    """NanoTrack's ONNX files are missing, of another version, or corrupt (the message names the file)."""
+
+
+@dataclass(frozen=True)
+class NanoTrackFiles:
+    """The two ONNX graphs of NanoTrack V2 (checked: present, readable, V2's input and output shapes)."""
+
+    backbone: Path
+    head: Path
+
+    def digests(self) -> Dict[str, str]:
+        """SHA-256 of each file (what decides the tracker's boxes, with OpenCV's version)."""
+        return {name: hashlib.sha256(path.read_bytes()).hexdigest()
+                for name, path in (("backbone_sha256", self.backbone), ("head_sha256", self.head))}
+
+
+def nanotrack_files(model_dir: Union[str, os.PathLike, None] = None) -> NanoTrackFiles:
+    """NanoTrack V2's graphs in ``model_dir`` (else the folder ``$MIXFORMERV2_NANOTRACK`` names): a folder
+    holding ``backbone.onnx`` and ``head.onnx`` (e.g. ``../shared/models/nanotrack/v2``). NanoTrackFilesError
+    names the file and what was expected when a file is missing, unreadable, or of another version (V3's head
+    gives a 15x15 grid, OpenCV's TrackerNano needs V2's 16x16)."""
+    where = "--nanotrack"
+    if model_dir is None:
+        model_dir = os.environ.get(NANOTRACK_ENV) or None
+        where = NANOTRACK_ENV
+    if model_dir is None:
+        raise NanoTrackFilesError(f"the nanotrack tracker needs NanoTrack V2's ONNX files: give the folder holding "
+                                  f"backbone.onnx and head.onnx with --nanotrack DIR (Python: model_dir=DIR) or "
+                                  f"set {NANOTRACK_ENV}=DIR")
+    folder = Path(model_dir).expanduser()
+    if not folder.is_dir():
+        raise NanoTrackFilesError(f"NanoTrack folder {folder} ({where}) does not exist; it must hold NanoTrack "
+                                  f"V2's backbone.onnx and head.onnx")
+    paths = {}
+    for name, (inputs, outputs) in NANOTRACK_V2_GRAPHS.items():
+        path = folder / name
+        if not path.is_file():
+            raise NanoTrackFilesError(f"NanoTrack file {path} does not exist ({where} names {folder}); expected "
+                                      f"NanoTrack V2's {name}")
+        got_inputs, got_outputs = _onnx_shapes(path)
+        if (got_inputs, got_outputs) != (inputs, outputs):
+            raise NanoTrackFilesError(f"{path} is not NanoTrack V2's {name}: its graph maps {got_inputs} to "
+                                      f"{got_outputs}, V2's maps {inputs} to {outputs} (V3 does not run in OpenCV's "
+                                      f"TrackerNano)")
+        paths[name] = path
+    return NanoTrackFiles(paths["backbone.onnx"], paths["head.onnx"])
+
+
+def _onnx_shapes(path: Path) -> Tuple[List[Tuple[int, ...]], List[Tuple[int, ...]]]:
+    """(input shapes, output shapes) declared by an ONNX graph; NanoTrackFilesError when it is not one."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several types for corrupt files
+        raise NanoTrackFilesError(f"{path} is not a readable ONNX graph (corrupt or another file): "
+                                  f"{type(exc).__name__}") from None
+    initializers = {i.name for i in graph.initializer}
+
+    def shapes(values) -> List[Tuple[int, ...]]:
+        return [tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in values if v.name not in initializers]
+
+    return shapes(graph.input), shapes(graph.output)
+
+
 def pixel_rect(box, width: int, height: int) -> Tuple[int, int, int, int]:
     """The integer rectangle (x, y, w, h pixels) OpenCV trackers are initialised with: the box's corners
     rounded to the nearest pixel and clipped to the ``width`` x ``height`` frame. ValueError when less
@@ -128,12 +209,14 @@ reading frames with OpenCV would not need, is left out, as decoding is). **A fai
     ``threads``: ``cv2.setNumThreads`` (process-wide) so that speed comparisons use the same thread count.
     """
 
-    def __init__(self, name: str, threads: Optional[int] = None, bgr: bool = False):
+    def __init__(self, name: str, threads: Optional[int] = None, bgr: bool = False,
+                 model_dir: Union[str, os.PathLike, None] = None):
         key = canonical_tracker_name(name)
         if key == MIXFORMER_TRACKER:
             raise ValueError(f"{key!r} is not an OpenCV tracker; use mixformerv2.Tracker")
         self.name = key
         self.info = OPENCV_TRACKERS[key]
+        self.files = nanotrack_files(model_dir) if key == NANOTRACK else None
         self.bgr = bgr
         set_opencv_threads(threads)
         self.threads = threads
@@ -164,6 +247,16 @@ reading frames with OpenCV would not need, is left out, as decoding is). **A fai
         image = as_rgb_frame(frame)      # validates; any layout to 3 channels uint8, channel order kept
         return image if self.bgr else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
 
+    def _factory(self) -> Callable[[], object]:
+        return _nano_factory(self.files) if self.files is not None else self.info.factory()
+
+    def identity(self) -> Dict[str, object]:
+        """What decides this tracker's boxes: its name, OpenCV's version and, for NanoTrack, its files' digests."""
+        identity: Dict[str, object] = {"tracker": self.name, "opencv": cv2.__version__}
+        if self.files is not None:
+            identity.update(self.files.digests())
+        return identity
+
     def init(self, frame, box) -> None:
         """Start tracking in ``frame`` (RGB uint8) from ``box`` (x, y, w, h px) or a list of boxes.
         ValueError for a box that is non-finite, has non-positive size, lies outside the frame, or that
@@ -175,7 +268,7 @@ reading frames with OpenCV would not need, is left out, as decoding is). **A fai
         for i, b in enumerate(boxes):
             check_box(b, width, height, name="box" if single else f"box {i + 1}")
             rects.append(pixel_rect(b, width, height))
-        factory = self.info.factory()
+        factory = self._factory()
         trackers = []
         for rect in rects:
             tracker = factory()
@@ -211,11 +304,29 @@ reading frames with OpenCV would not need, is left out, as decoding is). **A fai
                 scores.append(0.0)
             else:
                 self._boxes[i] = new_box
-                scores.append(1.0)
+                scores.append(float(tracker.getTrackingScore()) if self.files is not None else 1.0)
         elapsed = time.perf_counter() - start
         self._frame_index += 1
         results = [TrackResult(b, s, elapsed) for b, s in zip(self._boxes, scores)]
         return results[0] if self._single else results
+
+
+def _nano_factory(files: NanoTrackFiles) -> Callable[[], object]:
+    def create():
+        params = cv2.TrackerNano_Params()
+        params.backbone = str(files.backbone)
+        params.neckhead = str(files.head)
+        logging = cv2.utils.logging
+        level = logging.getLogLevel()
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)  # OpenCV's DNN warns about targets on every load
+        try:
+            return cv2.TrackerNano_create(params)
+        except cv2.error as exc:
+            raise NanoTrackFilesError(f"OpenCV could not load NanoTrack from {files.backbone} and {files.head}: "
+                                      f"{_short(exc)}") from None
+        finally:
+            logging.setLogLevel(level)
+    return create
 
 
 def _valid_box(rect) -> Optional[Tuple[float, float, float, float]]:
@@ -234,5 +345,5 @@ def _short(exc: Exception) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-__all__ = ["MIXFORMER_TRACKER", "OPENCV_TRACKERS", "OpenCVTracker", "OpenCVTrackerInfo", "available_opencv_trackers",
-           "canonical_tracker_name", "pixel_rect", "set_opencv_threads", "tracker_names"]
+__all__ = ["MIXFORMER_TRACKER", "NANOTRACK", "NANOTRACK_ENV", "NanoTrackFiles", "NanoTrackFilesError", "OPENCV_TRACKERS", "OpenCVTracker", "OpenCVTrackerInfo", "available_opencv_trackers",
+           "canonical_tracker_name", "nanotrack_files", "pixel_rect", "set_opencv_threads", "tracker_names"]
