@@ -1,5 +1,6 @@
 """The import graph runs one way: files at the bottom; model, datasets and geometry above it; tracking and data
-above those; evaluation, train and export above them; the command line on top. A module may import its own
+above those; evaluation above them (dataset runs, metrics); train and export above evaluation (training selects
+models by tracking and scoring, as evaluation does); the command line on top. A module may import its own
 package and any lower layer (lazy imports inside functions count too), never a layer above or beside it."""
 import ast
 from pathlib import Path
@@ -8,7 +9,7 @@ import mixformerv2
 
 PACKAGE = Path(mixformerv2.__file__).parent
 LAYERS = {"files": 0, "geometry": 1, "datasets": 1, "model": 1, "tracking": 2, "data": 2,
-          "evaluation": 3, "train": 3, "export": 3, "cli": 4, "__init__": 5, "__main__": 5}
+          "evaluation": 3, "train": 4, "export": 4, "cli": 5, "__init__": 6, "__main__": 6}
 
 
 def imported_units(path: Path):

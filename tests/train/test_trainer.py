@@ -158,3 +158,32 @@ def test_resume_follows_a_changed_learning_rate_schedule(tmp_path):
     lr = trainer.optimizer.param_groups[0]["lr"]
     base = trainer.config.optim.lr
     assert lr < base * 0.5, (lr, base)  # dropped after epoch 2, as the new config says (the old: 4)
+
+
+def test_model_selection_by_tracking_keeps_the_best_checkpoint(tmp_path):
+    """val.tracking: the model tracks a sequences folder after each epoch; metrics.json records the success
+    AUC, model_best.pth holds the weights of the best epoch, and a bad setting is refused before training."""
+    from datasets.layouts import boxes_text, moving_boxes, write_frames
+    from mixformerv2.model import load_checkpoint
+    from mixformerv2.train.trainer import BEST_MODEL, TrainingError
+
+    root = tmp_path / "val"
+    for name in ("walk", "run"):
+        write_frames(root / name / "img", 6, name=lambda i: f"{i + 1:04d}.jpg", size=(96, 72))
+        (root / name / "groundtruth_rect.txt").write_text(boxes_text(moving_boxes(6)))
+    over = fast_overrides(batch=2, steps_per_epoch=1, epochs=3) + TOKEN_TEACHER + [
+        "val.tracking.dataset=sequences", f"val.tracking.root={root}", "val.tracking.every=2",
+        "val.tracking.params={search_factor: 4.0}"]
+    trainer, result = train(tmp_path, "run", over)
+    tracked = [h for h in result["history"] if "val_tracking" in h]
+    assert [h["epoch"] for h in tracked] == [2, 3]          # every 2 epochs, and after the last
+    for h in tracked:
+        v = h["val_tracking"]
+        assert 0 <= v["auc"] <= 1 and v["sequences"] == 2 and set(v["per_sequence"]) == {"walk", "run"}
+    best = max(tracked, key=lambda h: h["val_tracking"]["auc"])
+    assert best["val_tracking"].get("best") and (tmp_path / "run" / BEST_MODEL).is_file()
+    assert load_checkpoint(tmp_path / "run" / BEST_MODEL).config == trainer.model.config
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "val_tracking" in metrics[-1]
+    with pytest.raises(TrainingError, match="val.tracking.params"):
+        train(tmp_path, "bad", over[:-1] + ["val.tracking.params={search_factor: -1}"])

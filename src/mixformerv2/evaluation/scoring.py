@@ -86,6 +86,17 @@ def tracker_names(folders: Sequence[Path]) -> List[str]:
         depth += 1
 
 
+def score_dataset_sequence(convention: str, sequence, runs: List[np.ndarray], source: str = "results") -> SequenceResult:
+    """Score a tracker's boxes on one dataset sequence under ``convention``: ``runs`` is a list of (N, 4)
+    x, y, w, h px results (GOT-10k pools repetitions; the others use the first), scored against the sequence's
+    ground truth with its visibility (and GOT-10k's cover levels and image size)."""
+    kwargs = dict(name=sequence.name, source=source)
+    if convention == "got10k":
+        return score_sequence(convention, runs, sequence.ground_truth, cover=sequence.cover, visible=sequence.visible,
+                              image_size=sequence.image_size, **kwargs)
+    return score_sequence(convention, runs[0], sequence.ground_truth, visible=sequence.visible, **kwargs)
+
+
 def score_results(dataset: Dataset, folders: Sequence[Path], names: Optional[Sequence[str]] = None,
                   partial: bool = False, convention: Optional[str] = None) -> Report:
     """Score each results folder on ``dataset`` under its convention (or ``convention``).
@@ -121,14 +132,8 @@ def score_results(dataset: Dataset, folders: Sequence[Path], names: Optional[Seq
     for r in found:
         per_seq: List[SequenceResult] = []
         for seq in sequences:
-            runs = r.boxes(seq.name)
-            source = str(r.boxes_files[seq.name][0])
-            kwargs = dict(name=seq.name, source=source)
-            if convention == "got10k":
-                per_seq.append(score_sequence(convention, runs, seq.ground_truth, cover=seq.cover,
-                                              visible=seq.visible, image_size=seq.image_size, **kwargs))
-            else:
-                per_seq.append(score_sequence(convention, runs[0], seq.ground_truth, visible=seq.visible, **kwargs))
+            per_seq.append(score_dataset_sequence(convention, seq, r.boxes(seq.name),
+                                                  source=str(r.boxes_files[seq.name][0])))
         overall = aggregate(convention, per_seq)
         per_attribute = {}
         codes = list(dataset.attribute_names)

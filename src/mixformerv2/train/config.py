@@ -89,14 +89,31 @@ class DataConfig(ProcessingConfig):
 
 
 @dataclass
+class TrackingValConfig:
+    """Model selection by tracking: every ``every`` epochs (and after the last) the model tracks ``dataset``
+    (a benchmark name of ``mixformerv2.datasets``, e.g. ``sequences`` or ``got10k``) at ``root`` (``split``)
+    one-pass and is scored under the dataset's convention; the checkpoint with the best success AUC is kept as
+    ``model_best.pth``. ``sequences``: only the first N (0 = all); ``params``: tracker settings on top of the
+    model's (e.g. ``{search_factor: 4.0}``). Off while ``dataset`` is null."""
+
+    dataset: Optional[str] = None
+    root: Optional[str] = None
+    split: Optional[str] = None
+    every: int = 1
+    sequences: int = 0
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ValConfig:
     """Validation every ``every`` epochs (0 = never) on ``samples`` fixed samples of ``datasets``
-    (default: the training datasets with another seed)."""
+    (default: the training datasets with another seed), and by tracking (``tracking``)."""
 
     datasets: List[Dict[str, Any]] = field(default_factory=list)
     samples: int = 1000
     every: int = 1
     seed: int = 12345
+    tracking: TrackingValConfig = field(default_factory=TrackingValConfig)
 
 
 @dataclass
@@ -277,3 +294,11 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"optim.amp must be auto, off, fp16 or bf16, got {c.optim.amp!r}")
     if c.elimination.epochs < 1:
         raise ConfigError("elimination.epochs must be >= 1")
+    tv = c.val.tracking
+    if tv.dataset is not None:
+        if not tv.root:
+            raise ConfigError("val.tracking.root is required with val.tracking.dataset")
+        if tv.every < 1 or tv.sequences < 0:
+            raise ConfigError("val.tracking.every must be >= 1 and val.tracking.sequences >= 0")
+        if not isinstance(tv.params, Mapping):
+            raise ConfigError("val.tracking.params must be a mapping of tracker settings")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pth"
+BEST_MODEL = "model_best.pth"  # the weights with the best validation-by-tracking AUC
 
 
 class TrainingError(ValueError):
@@ -230,6 +231,34 @@ class Trainer:
             val_data = self._sampler(c.val.datasets or c.data.datasets, n_val, c.val.seed, mode)
             self.val_index = EpochIndexSampler(n_val, self.info.rank, self.info.world_size)
             self.val_loader = self._loader(val_data, self.val_index)
+        self._build_tracking_validation()
+
+    def _build_tracking_validation(self) -> None:
+        """Open the dataset that model selection tracks (main process only; checked before training starts)."""
+        tv = self.config.val.tracking
+        self.tracking_val_data = None
+        if tv.dataset is None or not self.info.is_main:
+            return
+        from ..datasets import open_dataset
+        from ..tracking import TrackerParams
+
+        self.tracking_val_data = open_dataset(tv.dataset, tv.root, tv.split)
+        try:
+            TrackerParams(**dict(tv.params))
+        except (TypeError, ValueError) as exc:
+            raise TrainingError(f"val.tracking.params: {exc}") from None
+
+    def validate_by_tracking(self) -> Dict[str, Any]:
+        """Track the validation dataset with the current weights (main process) and score it."""
+        from ..evaluation.validation import track_and_score
+
+        tv = self.config.val.tracking
+        threads = torch.get_num_threads()
+        try:
+            scores = track_and_score(self.model, self.tracking_val_data, tv.params, tv.sequences)
+        finally:
+            torch.set_num_threads(threads)
+        return scores.as_dict()
 
     # Checkpoints ----------------------------------------------------------------------------------
     def _gather_rng(self) -> List[Dict[str, Any]]:
@@ -404,6 +433,15 @@ class Trainer:
                                           "train": train_stats}
                 if self.val_loader is not None and ((epoch + 1) % c.val.every == 0 or epoch + 1 == c.optim.epochs):
                     record["val"] = self.validate()
+                tv = c.val.tracking
+                if self.tracking_val_data is not None and ((epoch + 1) % tv.every == 0 or epoch + 1 == c.optim.epochs):
+                    record["val_tracking"] = self.validate_by_tracking()
+                    best = best_tracking_auc(history)
+                    if best is None or record["val_tracking"]["auc"] > best:
+                        save_checkpoint(self.model, self.output / BEST_MODEL)
+                        record["val_tracking"]["best"] = True
+                        log.info("new best tracking AUC %.4f on %s: weights in %s", record["val_tracking"]["auc"],
+                                 tv.dataset, self.output / BEST_MODEL)
                 # Wall time of this epoch as run (a resumed epoch counts from the resume), and when it ended.
                 record["seconds"] = round(time.time() - epoch_start, 1)
                 record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -437,6 +475,11 @@ class Trainer:
                     parts.append(f"{split} {k} {record[split][k]:.4f}")
                     if writer is not None:
                         writer.add_scalar(f"epoch_{split}/{k}", record[split][k], record["epoch"])
+        if "val_tracking" in record:
+            auc = record["val_tracking"]["auc"]
+            parts.append(f"tracking AUC {auc:.4f}" + (" (best)" if record["val_tracking"].get("best") else ""))
+            if writer is not None:
+                writer.add_scalar("epoch_val/tracking_auc", auc, record["epoch"])
         log.info("%s", ", ".join(parts))
 
     def _tensorboard(self):
@@ -449,6 +492,12 @@ class Trainer:
 
     def close(self) -> None:
         cleanup_distributed()
+
+
+def best_tracking_auc(history: List[Dict[str, Any]]) -> Optional[float]:
+    """The best validation-by-tracking AUC recorded so far (None before the first)."""
+    values = [h["val_tracking"]["auc"] for h in history if isinstance(h.get("val_tracking"), dict)]
+    return max(values) if values else None
 
 
 def record_history(output: Path, record: Dict[str, Any]) -> List[Dict[str, Any]]:
