@@ -9,10 +9,11 @@ only lists its sequences.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -57,6 +58,21 @@ def select_sequences(names: List[str], split_file: Optional[str], exclude_file: 
     if not names:
         raise DatasetError(f"{where}: no sequences selected")
     return names
+
+
+def match_names(names: List[str], include: Union[str, Sequence[str], None], exclude: Union[str, Sequence[str], None],
+                where: str) -> List[str]:
+    """``names`` that match one of the shell patterns of ``include`` (all when None) and none of ``exclude``
+    (e.g. ``include: "davis-*"`` to give one source of a mixed folder its own sampling ratio). DatasetError
+    when nothing is left."""
+    def patterns(value) -> List[str]:
+        return [value] if isinstance(value, str) else list(value or [])
+
+    keep = [n for n in names if not patterns(include) or any(fnmatch.fnmatchcase(n, p) for p in patterns(include))]
+    keep = [n for n in keep if not any(fnmatch.fnmatchcase(n, p) for p in patterns(exclude))]
+    if not keep:
+        raise DatasetError(f"{where}: no sequence matches include {patterns(include)} / exclude {patterns(exclude)}")
+    return keep
 
 
 class BenchmarkTrackingDataset(TrackingDataset):
@@ -108,17 +124,22 @@ class GOT10k(BenchmarkTrackingDataset):
     ``list.txt`` (else the sorted sequence folders). ``split_file`` restricts them: one entry per line,
     either a sequence name or an integer index into that list (the layout of the widely used
     ``got10k_vot_train_split.txt`` and ``got10k_vot_val_split.txt``, which remove the sequences that
-    overlap VOT). ``exclude_file`` removes the sequences it names (e.g. ``got10k_vot_exclude.txt``). A frame
-    is visible when it is not marked absent, its cover label is > 0 and its box is valid.
+    overlap VOT). ``exclude_file`` removes the sequences it names (e.g. ``got10k_vot_exclude.txt``);
+    ``include`` / ``exclude`` keep or drop names by shell patterns (``davis-*``); ``split`` picks another split
+    folder of the same layout (``val``). A frame is visible when it is not marked absent, its cover label is
+    > 0 and its box is valid.
     """
 
     name = "got10k"
 
-    def __init__(self, root: str, split_file: Optional[str] = None, exclude_file: Optional[str] = None):
-        dataset = open_dataset("got10k", root, "train")
+    def __init__(self, root: str, split_file: Optional[str] = None, exclude_file: Optional[str] = None,
+                 include: Union[str, Sequence[str], None] = None, exclude: Union[str, Sequence[str], None] = None,
+                 split: str = "train"):
+        dataset = open_dataset("got10k", root, split)
         self.root = dataset.root
         where = f"GOT-10k at {self.root}"
         names = select_sequences(dataset.names(), split_file, exclude_file, where)
+        names = match_names(names, include, exclude, where)
         super().__init__([dataset[n] for n in names], where)
 
 

@@ -47,11 +47,18 @@ class Actor:
     stage = "base"
     uses_teacher = False
 
-    def __init__(self, config: TrainConfig, teacher: Optional[nn.Module] = None):
+    def __init__(self, config: TrainConfig, teacher: Optional[nn.Module] = None, nanotrack=None):
         self.config = config
         self.teacher = teacher
-        if self.uses_teacher and teacher is None:
+        self.nanotrack = nanotrack          # a NanoTrackTeacher (teacher.nanotrack), or None
+        if self.uses_teacher and teacher is None and not self._teacher_optional():
             raise ValueError(f"stage {self.stage} needs a teacher")
+        w = config.loss
+        if (w.nanotrack_kl > 0 or w.nanotrack_feature > 0) and nanotrack is None:
+            raise ValueError("loss.nanotrack_kl / loss.nanotrack_feature need a NanoTrack teacher (teacher.nanotrack)")
+
+    def _teacher_optional(self) -> bool:
+        return False
 
     # Which parameters train -----------------------------------------------------------------------
     def freeze(self, model: nn.Module) -> None:
@@ -70,7 +77,8 @@ class Actor:
 
     def wants_features(self, model: nn.Module) -> bool:
         """Whether the forward must return every block's tokens (feature distillation, token attention)."""
-        return self.config.loss.feature > 0 or self._token_attention_on(model)
+        w = self.config.loss
+        return w.feature > 0 or w.nanotrack_feature > 0 or self._token_attention_on(model)
 
     def _token_attention_on(self, model: nn.Module) -> bool:
         return self.config.loss.token_attention > 0 and _unwrap(model).config.head == "tokens"
@@ -92,7 +100,38 @@ class Actor:
             attention = token_attention_loss(_unwrap(model), out["features"], gt, w.token_attention_blocks)
             loss = loss + w.token_attention * attention
             stats["token_attention"] = attention.item()
+        if self.nanotrack is not None and model is not None:
+            loss = loss + self.nanotrack_losses(out, batch, _unwrap(model), stats)
         return loss, stats, iou
+
+    def nanotrack_losses(self, out: Dict[str, torch.Tensor], batch: Dict[str, torch.Tensor], model: nn.Module,
+                         stats: Stats) -> torch.Tensor:
+        """loss.nanotrack_kl (side distributions of NanoTrack's dense maps) and loss.nanotrack_feature (token
+        similarities of NanoTrack's backbone features) on this batch's first template and search crops."""
+        from .nanotrack_teacher import pooled_tokens, token_similarity_loss
+
+        w = self.config.loss
+        cfg = model.config
+        template, search = batch["templates"][:, 0], batch["search"]
+        total = torch.zeros((), device=search.device)
+        if w.nanotrack_kl > 0 and "prob_l" in out:
+            sides = self.nanotrack.side_distributions(template, search, cfg.num_bins)
+            kl = side_kl_loss({s: out[f"prob_{s}"] for s in SIDES}, sides)
+            total = total + w.nanotrack_kl * kl
+            stats["nanotrack_kl"] = kl.item()
+        if w.nanotrack_feature > 0:
+            from .nanotrack_teacher import SEARCH_INPUT, TEMPLATE_INPUT
+
+            features = out["features"][w.nanotrack_feature_block]
+            n_t, n_s = cfg.num_template_tokens, cfg.num_search_tokens
+            n_all_templates = features.shape[1] - n_s - cfg.num_prediction_tokens
+            student = torch.cat([features[:, :n_t], features[:, n_all_templates:n_all_templates + n_s]], dim=1)
+            teacher = torch.cat([pooled_tokens(self.nanotrack.features(template, TEMPLATE_INPUT), cfg.template_grid),
+                                 pooled_tokens(self.nanotrack.features(search, SEARCH_INPUT), cfg.search_grid)], dim=1)
+            similarity = token_similarity_loss(student, teacher)
+            total = total + w.nanotrack_feature * similarity
+            stats["nanotrack_feature"] = similarity.item()
+        return total
 
     def forward(self, model: nn.Module, batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Stats]:
         raise NotImplementedError
@@ -116,15 +155,23 @@ class TeacherActor(Actor):
 
 
 class DenseToSparseActor(Actor):
-    """Stage 2: token student + 5*KL between its side distributions and the corner teacher's marginals."""
+    """Stage 2: token student + 5*KL between its side distributions and the corner teacher's marginals. With
+    only NanoTrack as the teacher (teacher.nanotrack, no teacher.weights), its dense maps' side distributions
+    (loss.nanotrack_kl) take the corner marginals' place."""
 
     stage = "dense_to_sparse"
     uses_teacher = True
+
+    def _teacher_optional(self) -> bool:
+        return self.nanotrack is not None
 
     def forward(self, model, batch):
         template, online, search = model_inputs(batch)
         out = model(template, online, search, return_logits=True, return_features=self.wants_features(model))
         loss, stats, iou = self.box_losses(out, batch, model)
+        if self.teacher is None:
+            stats.update(loss=loss.item(), iou=iou.mean().item())
+            return loss, stats
         with torch.no_grad():
             t_out = self.teacher(template, online, search)
         teacher_sides = corner_marginals(t_out["prob_tl"], t_out["prob_br"])
@@ -212,5 +259,5 @@ ACTORS = {cls.stage: cls for cls in (TeacherActor, DenseToSparseActor, Progressi
                                      ScoreActor)}
 
 
-def build_actor(config: TrainConfig, teacher: Optional[nn.Module]) -> Actor:
-    return ACTORS[config.stage](config, teacher)
+def build_actor(config: TrainConfig, teacher: Optional[nn.Module], nanotrack=None) -> Actor:
+    return ACTORS[config.stage](config, teacher, nanotrack)

@@ -44,6 +44,12 @@ class TeacherConfig:
 
     weights: Optional[str] = None
     model: Any = None
+    # Not in the published recipe: NanoTrack (a folder with its backbone.onnx and head.onnx, V2 or V3) as a
+    # teacher trained on real video, for loss.nanotrack_kl and loss.nanotrack_feature; ``nanotrack_sharpness``:
+    # each score-grid cell's box counts with its foreground probability to this power.
+    nanotrack: Optional[str] = None
+    nanotrack_sharpness: float = 4.0
+    nanotrack_threads: int = 1
 
 
 @dataclass
@@ -64,6 +70,14 @@ class LossConfig:
     # 0 = off.
     token_attention: float = 0.0
     token_attention_blocks: int = 2
+    # Not in the published recipe (need teacher.nanotrack): KL between the prediction tokens' side distributions
+    # and those of NanoTrack's dense score and box maps on the same crops (dense-to-sparse from a tracker trained
+    # on real video); and the MSE between the cosine-similarity matrices of the student's first-template and
+    # search tokens after running block ``nanotrack_feature_block`` (-1 = the last) and of NanoTrack's backbone
+    # features at the same places (a stand-in for the MAE initialisation). 0 = off.
+    nanotrack_kl: float = 0.0
+    nanotrack_feature: float = 0.0
+    nanotrack_feature_block: int = -1
 
 
 @dataclass
@@ -272,8 +286,18 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"stage must be one of {STAGES}, got {c.stage!r}")
     if c.model is None:
         raise ConfigError("config has no 'model' (a preset name or a mapping of model config keys)")
-    if c.stage in ("dense_to_sparse", "progressive_elimination", "finetune") and not c.teacher.weights:
+    if c.stage == "dense_to_sparse" and not (c.teacher.weights or c.teacher.nanotrack):
+        raise ConfigError("stage dense_to_sparse needs teacher.weights (the corner-head teacher's checkpoint) or "
+                          "teacher.nanotrack (a NanoTrack folder)")
+    if c.stage in ("progressive_elimination", "finetune") and not c.teacher.weights:
         raise ConfigError(f"stage {c.stage} needs teacher.weights (the checkpoint of the previous stage)")
+    if c.stage == "dense_to_sparse" and not c.teacher.weights and c.loss.nanotrack_kl <= 0:
+        raise ConfigError("stage dense_to_sparse with NanoTrack as its only teacher needs loss.nanotrack_kl > 0")
+    if (c.loss.nanotrack_kl > 0 or c.loss.nanotrack_feature > 0) and not c.teacher.nanotrack:
+        raise ConfigError("loss.nanotrack_kl and loss.nanotrack_feature need teacher.nanotrack (the folder of "
+                          "NanoTrack's backbone.onnx and head.onnx)")
+    if c.teacher.nanotrack_sharpness <= 0 or c.teacher.nanotrack_threads < 1:
+        raise ConfigError("teacher.nanotrack_sharpness must be > 0 and teacher.nanotrack_threads >= 1")
     if c.stage == "progressive_elimination" and not c.elimination.blocks:
         raise ConfigError("stage progressive_elimination needs elimination.blocks")
     if c.stage in ("progressive_elimination", "finetune") and c.loss.feature > 0 and not c.feature_pairs:

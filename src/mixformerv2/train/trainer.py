@@ -134,11 +134,22 @@ class Trainer:
             load_weights(model, c.init.weights, remove_blocks=c.init.remove_blocks, reduce_mlp=c.init.reduce_mlp,
                          partial=c.init.partial)
         teacher = None
-        if c.stage in ("dense_to_sparse", "progressive_elimination", "finetune"):
+        if c.stage in ("dense_to_sparse", "progressive_elimination", "finetune") and c.teacher.weights:
             teacher = build_teacher(c.teacher.weights, c.teacher.model, model_config.template_size,
                                     model_config.search_size).to(self.info.device)
             self._check_teacher(model_config, teacher.config)
-        self.actor: Actor = build_actor(c, teacher)
+        nanotrack = None
+        if c.teacher.nanotrack:
+            from .nanotrack_teacher import NanoTrackTeacher, NanoTrackTeacherError
+
+            try:
+                nanotrack = NanoTrackTeacher(c.teacher.nanotrack, threads=c.teacher.nanotrack_threads,
+                                             sharpness=c.teacher.nanotrack_sharpness)
+            except NanoTrackTeacherError as exc:
+                raise TrainingError(f"teacher.nanotrack: {exc}") from None
+            if c.loss.nanotrack_kl > 0 and model_config.head != "tokens":
+                raise TrainingError("loss.nanotrack_kl teaches prediction tokens: the model needs head: tokens")
+        self.actor: Actor = build_actor(c, teacher, nanotrack)
         self.actor.freeze(model)
         model.to(self.info.device)
         self.model = model
