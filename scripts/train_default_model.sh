@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Retrain the project's default model (src/mixformerv2/assets/default.safetensors) from nothing, on a CPU,
-# with no downloaded data, then install it. Run from the repository root after scripts/bootstrap.sh.
+# Retrain the project's default model (src/mixformerv2/assets/default.safetensors) on a CPU, then install it.
+# Run from the repository root after scripts/bootstrap.sh, with ../shared beside the repository (the real
+# annotated sequences in ../shared/data/real and NanoTrack in ../shared/models/nanotrack).
 #
-#   bash scripts/train_default_model.sh            # every stage, then ship
-#   STAGES="score" bash scripts/train_default_model.sh   # only some stages (resumes a stage already begun)
+#   bash scripts/train_default_model.sh                    # the real-data stages from the stored synthetic student
+#   FROM_SCRATCH=1 bash scripts/train_default_model.sh     # every stage, the synthetic ones first
+#   STAGES="real_score" bash scripts/train_default_model.sh   # only some stages (resumes a stage already begun)
 #
-# The photos: scikit-image's bundled photos plus the wallpapers of these Debian packages (the "system"
-# photo source reads /usr/share/backgrounds and /usr/share/wallpapers). Without them training still runs
-# on scikit-image's 18 photos alone, but the model shipped was trained with them (176 photos in all).
+# Stages (configs/default/): teacher -> dense_to_sparse -> score train the synthetic-data student (3.4 h on
+# 2 cores; its result is stored as checkpoints/default/synthetic_student.safetensors so that the real-data
+# stages can start from it); real_dense_to_sparse fine-tunes it on real video with NanoTrack as the teacher and
+# keeps the epoch with the best tracking AUC on the real validation split; real_score retrains the score head.
+#
+# The photos of the synthetic data: scikit-image's bundled photos plus the wallpapers of these Debian packages
+# (the "system" photo source reads /usr/share/backgrounds and /usr/share/wallpapers). Without them training
+# still runs on scikit-image's 18 photos alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
-STAGES=${STAGES:-"teacher dense_to_sparse score"}
+if [ "${FROM_SCRATCH:-0}" = "1" ]; then
+    STAGES=${STAGES:-"teacher dense_to_sparse score real_dense_to_sparse real_score"}
+else
+    STAGES=${STAGES:-"real_dense_to_sparse real_score"}
+fi
 WALLPAPERS="gnome-backgrounds mate-backgrounds ukui-wallpapers sway-backgrounds lomiri-wallpapers plasma-workspace-wallpapers"
 
 if [ "${SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null; then
@@ -25,21 +36,24 @@ fi
 
 for stage in $STAGES; do
     out="runs/default/$stage"
-    resume=()
-    [ -f "$out/checkpoints/last.pth" ] && [ ! -f "$out/model.pth" ] && resume=(--resume)
+    extra=()
+    [ -f "$out/checkpoints/last.pth" ] && [ ! -f "$out/model.pth" ] && extra+=(--resume)
     if [ -f "$out/model.pth" ]; then
         echo "stage $stage: $out/model.pth exists, skipped"
         continue
     fi
+    # From scratch, the real-data fine-tune starts from this run's synthetic student, not the stored one.
+    if [ "$stage" = real_dense_to_sparse ] && [ "${FROM_SCRATCH:-0}" = "1" ]; then
+        extra+=("init.weights=runs/default/score/model.pth")
+    fi
     mkdir -p "$out"
-    "$PY" -m mixformerv2 train "configs/default/$stage.yaml" "${resume[@]}" --no-progress 2>&1 | tee -a "$out.log"
+    "$PY" -m mixformerv2 train "configs/default/$stage.yaml" "${extra[@]}" --no-progress 2>&1 | tee -a "$out.log"
 done
 
-# Tracker settings chosen on the synthetic validation benchmark (never on the real sequences or the test split):
-#   mixformerv2 synthetic /tmp/synth-val --split val --sequences 20 --seed 1 --config configs/default/synthetic_test.yaml
-#   mixformerv2 eval --dataset lasot --root /tmp/synth-val --split all --weights runs/default/score/model.pth \
-#       --search-factor F --update-interval N --results /tmp/val-F-N
-# (2026-11-24, update interval 200: search factor 3.0/3.5/4.0/4.5/5.0 -> AUC 0.132/0.259/0.332/0.322/0.256;
-#  at 4.5, update interval 25 -> 0.295.)
-"$PY" scripts/ship_default_model.py runs/default/score/model.pth --half \
-    --search-factor "${SEARCH_FACTOR:-4.0}" --update-interval "${UPDATE_INTERVAL:-200}"
+# Tracker settings chosen on the real validation split (DAVIS-2016 val), never on ../shared/data/sequences:
+"$PY" scripts/choose_tracker_settings.py runs/default/real_score/model.pth --dataset sequences \
+    --root ../shared/data/real/val --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 200 \
+    --json runs/default/tracker_settings.json | tee runs/default/tracker_settings.log
+best=$(tail -n 1 runs/default/tracker_settings.log | sed -E 's/.*(--search-factor [0-9.]+ --update-interval [0-9]+).*/\1/')
+# shellcheck disable=SC2086
+"$PY" scripts/ship_default_model.py runs/default/real_score/model.pth --half $best

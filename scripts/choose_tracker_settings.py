@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""Choose a model's tracker settings on a validation dataset (never on the final-check sequences).
+
+    python scripts/choose_tracker_settings.py runs/default/real_score/model.pth \
+        --dataset sequences --root ../shared/data/real/val \
+        --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 25 200 [--json sweep.json]
+
+Tracks the dataset one-pass for every combination (``mixformerv2.evaluation.validation.track_and_score``, the
+library's tracking loop), prints the success AUC of each, and the best combination last, as options for
+``scripts/ship_default_model.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from mixformerv2.datasets import open_dataset
+from mixformerv2.evaluation.validation import track_and_score
+from mixformerv2.files import atomic_write_text
+from mixformerv2.model.hub import load_model
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("weights", type=Path, help="checkpoint to evaluate")
+    parser.add_argument("--dataset", default="sequences", help="benchmark name (default sequences)")
+    parser.add_argument("--root", type=Path, required=True, help="the validation dataset")
+    parser.add_argument("--split", default=None)
+    parser.add_argument("--search-factor", type=float, nargs="+", default=[4.0])
+    parser.add_argument("--update-interval", type=int, nargs="+", default=[200])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every combination's scores")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    model = load_model(weights=args.weights)
+    dataset = open_dataset(args.dataset, args.root, args.split)
+    rows = []
+    for factor, interval in itertools.product(args.search_factor, args.update_interval):
+        scores = track_and_score(model, dataset, {"search_factor": factor, "update_interval": interval},
+                                 threads=args.threads)
+        rows.append({"search_factor": factor, "update_interval": interval, **scores.as_dict()})
+        print(f"search factor {factor:4.2f}, update interval {interval:4d}: AUC {scores.auc:.4f} "
+              f"({scores.sequences} sequences, {scores.fps or 0:.1f} FPS)", flush=True)
+    best = max(rows, key=lambda r: r["auc"])
+    print(f"best on {dataset.name} at {args.root}: --search-factor {best['search_factor']} --update-interval "
+          f"{best['update_interval']} (AUC {best['auc']:.4f})")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps({"dataset": str(args.root), "rows": rows, "best": best}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
