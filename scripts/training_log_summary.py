@@ -4,7 +4,8 @@ and IoU (or score accuracy), the validation numbers, and the wall time.
 
     python scripts/training_log_summary.py runs/default teacher dense_to_sparse score > configs/default/TRAINING_LOG.md
 
-Reads each stage's ``metrics.json``. Wall time per epoch comes from the record's ``seconds`` when present,
+Reads each stage's ``metrics.json`` (with a "tracking AUC" column where the stage validated by tracking, the
+best epoch marked). Wall time per epoch comes from the record's ``seconds`` when present,
 otherwise from the TensorBoard event times in ``tb/`` (gaps over 15 minutes, a stopped and resumed run,
 are left out of the total and reported).
 """
@@ -63,16 +64,22 @@ def stage_table(name: str, folder: Path) -> Tuple[str, float]:
     seconds = epoch_seconds(records, event_times(folder / "tb"))
     score_stage = any("accuracy" in r.get("train", {}) for r in records)
     metric = "accuracy" if score_stage else "iou"
-    lines = [f"### {name}", "", f"| epoch | steps | train loss | train {metric} | val loss | val {metric} | minutes |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    tracking = any("val_tracking" in r for r in records)
+    lines = [f"### {name}", "", f"| epoch | steps | train loss | train {metric} | val loss | val {metric} | "
+                                + ("tracking AUC | " if tracking else "") + "minutes |",
+             "|---:|---:|---:|---:|---:|---:|" + ("---:|" if tracking else "") + "---:|"]
     for record, sec in zip(records, seconds):
         train, val = record.get("train", {}), record.get("val", {})
 
         def fmt(d, k):
             return f"{d[k]:.4f}" if k in d else ""
 
+        auc = ""
+        if tracking and "val_tracking" in record:
+            auc = f"{record['val_tracking']['auc']:.4f}" + (" (best)" if record["val_tracking"].get("best") else "")
         lines.append(f"| {record['epoch']} | {record['global_step']} | {fmt(train, 'loss')} | {fmt(train, metric)} | "
-                     f"{fmt(val, 'loss')} | {fmt(val, metric)} | {'' if sec is None else f'{sec / 60:.1f}'} |")
+                     f"{fmt(val, 'loss')} | {fmt(val, metric)} | " + (f"{auc} | " if tracking else "")
+                     + f"{'' if sec is None else f'{sec / 60:.1f}'} |")
     total = sum(s for s in seconds if s is not None)
     lines += ["", f"{len(records)} epochs, {records[-1]['global_step'] if records else 0} steps, "
                   f"{total / 3600:.2f} h of training.", ""]
