@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..geometry import CropWindow, box_in_crop, crop_frame, crop_window
+from ..geometry import CropWindow, box_in_crop, sample_crop
 
 
 class BadSampleError(ValueError):
@@ -24,17 +24,16 @@ class BadSampleError(ValueError):
 
 def training_crop(image: np.ndarray, box_xywh: Sequence[float], factor: float, out_size: int
                   ) -> Tuple[np.ndarray, CropWindow]:
-    """The tracker's crop (``geometry.crop_window`` + ``geometry.crop_frame``, with the official far-side
+    """The tracker's crop (``geometry.sample_crop``: ``crop_window`` + ``crop_frame``, with the official far-side
     padding quirk) of side ceil(sqrt(w*h)*factor) around ``box_xywh``, resized to out_size x out_size.
     Returns (crop uint8 (out_size, out_size, 3), its window). BadSampleError for a box that cannot be cropped."""
     x, y, w, h = (float(v) for v in box_xywh)
     if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
         raise BadSampleError(f"cannot crop around box {list(box_xywh)}: width and height must be positive")
     try:
-        window = crop_window((x, y, w, h), factor, out_size)
+        return sample_crop(image, (x, y, w, h), factor, out_size, far_side_padding_quirk=True)
     except ValueError as exc:
         raise BadSampleError(str(exc)) from None
-    return crop_frame(image, window, out_size, far_side_padding_quirk=True), window
 
 
 def jitter_box(box_xywh: Sequence[float], center_jitter: float, scale_jitter: float,

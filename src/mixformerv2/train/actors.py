@@ -114,20 +114,20 @@ class Actor:
         cfg = model.config
         template, search = batch["templates"][:, 0], batch["search"]
         total = torch.zeros((), device=search.device)
+        template_features, search_features = self.nanotrack.crop_features(template, search)  # once for both terms
         if w.nanotrack_kl > 0 and "prob_l" in out:
-            sides = self.nanotrack.side_distributions(template, search, cfg.num_bins)
+            sides = self.nanotrack.side_distributions(template, search, cfg.num_bins,
+                                                      features=(template_features, search_features))
             kl = side_kl_loss({s: out[f"prob_{s}"] for s in SIDES}, sides)
             total = total + w.nanotrack_kl * kl
             stats["nanotrack_kl"] = kl.item()
         if w.nanotrack_feature > 0:
-            from .nanotrack_teacher import SEARCH_INPUT, TEMPLATE_INPUT
-
             features = out["features"][w.nanotrack_feature_block]
             n_t, n_s = cfg.num_template_tokens, cfg.num_search_tokens
             n_all_templates = features.shape[1] - n_s - cfg.num_prediction_tokens
             student = torch.cat([features[:, :n_t], features[:, n_all_templates:n_all_templates + n_s]], dim=1)
-            teacher = torch.cat([pooled_tokens(self.nanotrack.features(template, TEMPLATE_INPUT), cfg.template_grid),
-                                 pooled_tokens(self.nanotrack.features(search, SEARCH_INPUT), cfg.search_grid)], dim=1)
+            teacher = torch.cat([pooled_tokens(template_features, cfg.template_grid),
+                                 pooled_tokens(search_features, cfg.search_grid)], dim=1)
             similarity = token_similarity_loss(student, teacher)
             total = total + w.nanotrack_feature * similarity
             stats["nanotrack_feature"] = similarity.item()

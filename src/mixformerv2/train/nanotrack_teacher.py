@@ -21,9 +21,8 @@ against the original graph. The head runs one sample at a time (its depthwise co
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Dict, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -149,11 +148,19 @@ class NanoTrackTeacher:
         return torch.from_numpy(out).to(images.device)
 
     @torch.no_grad()
-    def dense_maps(self, templates: torch.Tensor, search: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def crop_features(self, templates: torch.Tensor, search: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Backbone features of uint8 RGB template (B, 3, T, T) and search (B, 3, S, S) crops at NanoTrack's
+        input sizes: ((B, C, 8, 8), (B, C, 16, 16)). Compute them once per batch and pass them to
+        ``side_distributions`` when the features are used too."""
+        return self.features(templates, TEMPLATE_INPUT), self.features(search, SEARCH_INPUT)
+
+    @torch.no_grad()
+    def dense_maps(self, template_features: torch.Tensor, search_features: torch.Tensor
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(foreground probability (B, g, g), box corners (B, 4, g, g) as x1, y1, x2, y2 normalized to the search
-        crop) for uint8 RGB template (B, 3, T, T) and search (B, 3, S, S) crops."""
-        zf = self.features(templates, TEMPLATE_INPUT).cpu().numpy()
-        xf = self.features(search, SEARCH_INPUT).cpu().numpy()
+        crop) from the backbone features of ``crop_features``."""
+        device = search_features.device
+        zf, xf = template_features.cpu().numpy(), search_features.cpu().numpy()
         cls, loc = [], []
         for z, x in zip(zf, xf):
             c, l = self.head.run(None, {self.head_inputs[0]: z[None], self.head_inputs[1]: x[None]})
@@ -166,14 +173,15 @@ class NanoTrackTeacher:
         py = self.points.view(1, -1, 1)                  # y offset of row i
         corners = torch.stack([px - loc_t[:, 0], py - loc_t[:, 1], px + loc_t[:, 2], py + loc_t[:, 3]], dim=1)
         corners = (corners + SEARCH_INPUT / 2.0) / SEARCH_INPUT
-        return fg.to(search.device), corners.to(search.device)
+        return fg.to(device), corners.to(device)
 
     @torch.no_grad()
-    def side_distributions(self, templates: torch.Tensor, search: torch.Tensor, num_bins: int
-                           ) -> Dict[str, torch.Tensor]:
+    def side_distributions(self, templates: torch.Tensor, search: torch.Tensor, num_bins: int,
+                           features: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
         """Each side's distribution (B, num_bins) over bins at i / num_bins: the cells' predicted sides, each a
-        Gaussian one bin wide, weighted by foreground probability ** sharpness."""
-        fg, corners = self.dense_maps(templates, search)
+        Gaussian one bin wide, weighted by foreground probability ** sharpness. ``features``: the crops'
+        ``crop_features`` when already computed (else they are computed here)."""
+        fg, corners = self.dense_maps(*(features if features is not None else self.crop_features(templates, search)))
         b = fg.shape[0]
         weights = fg.reshape(b, -1).clamp_min(1e-6) ** self.sharpness
         weights = weights / weights.sum(dim=1, keepdim=True)

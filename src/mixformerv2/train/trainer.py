@@ -264,12 +264,7 @@ class Trainer:
         from ..evaluation.validation import track_and_score
 
         tv = self.config.val.tracking
-        threads = torch.get_num_threads()
-        try:
-            scores = track_and_score(self.model, self.tracking_val_data, tv.params, tv.sequences)
-        finally:
-            torch.set_num_threads(threads)
-        return scores.as_dict()
+        return track_and_score(self.model, self.tracking_val_data, tv.params, tv.sequences).as_dict()
 
     # Checkpoints ----------------------------------------------------------------------------------
     def _gather_rng(self) -> List[Dict[str, Any]]:
