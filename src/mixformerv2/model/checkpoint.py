@@ -14,7 +14,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -47,6 +47,9 @@ def _is_safetensors(path: Path) -> bool:
 
 def _checkpoint_file(path: PathLike) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the checkpoint file in it (.pth, .pth.tar or "
+                              f".safetensors)")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     return path
@@ -127,7 +130,8 @@ def infer_config(state: Mapping[str, torch.Tensor]) -> ModelConfig:
         return state[key]
 
     patch_w = need("backbone.patch_embed.proj.weight")
-    embed_dim, patch = int(patch_w.shape[0]), int(patch_w.shape[-1])
+    conv_stem = any(k.startswith("backbone.patch_embed.stem.") for k in state)
+    embed_dim, patch = int(patch_w.shape[0]), 16 if conv_stem else int(patch_w.shape[-1])
     block_ids = {int(m.group(1)) for k in state if (m := re.match(r"backbone\.blocks\.(\d+)\.", k))}
     if not block_ids:
         raise CheckpointError("cannot infer the model from this checkpoint: it has no backbone blocks")
@@ -149,6 +153,7 @@ def infer_config(state: Mapping[str, torch.Tensor]) -> ModelConfig:
                            mlp_ratio=hidden / embed_dim, template_size=grid_size("backbone.pos_embed_t"),
                            search_size=grid_size("backbone.pos_embed_s"), num_bins=num_bins, patch_size=patch,
                            head="corner" if corner else "tokens",
+                           patch_embed="mobilenetv3" if conv_stem else "linear",
                            score_head=any(k.startswith("score_head.") for k in state))
     for preset in PRESETS.values():
         if preset.replace(num_heads=inferred.num_heads, score_head=inferred.score_head) == inferred:
@@ -157,33 +162,40 @@ def infer_config(state: Mapping[str, torch.Tensor]) -> ModelConfig:
     return inferred
 
 
-def adapt_state_dict(state: Mapping[str, torch.Tensor], model: nn.Module) -> Dict[str, torch.Tensor]:
-    """Drop the unused MAE entries of an official MixViT checkpoint (with a logged note)."""
-    expected = model.state_dict().keys()
+def adapt_state_dict(state: Mapping[str, torch.Tensor], model: Union[nn.Module, Iterable[str]]) -> Dict[str, torch.Tensor]:
+    """Drop the unused MAE entries of an official MixViT checkpoint (with a logged note). ``model``: the model,
+    or the keys of its state dict."""
+    expected = set(model.state_dict().keys() if isinstance(model, nn.Module) else model)
     dropped = [k for k in state if k not in expected and any(re.match(p, k) for p in IGNORED_KEY_PATTERNS)]
     if dropped:
         log.info("ignoring %d checkpoint entries the model does not use: %s", len(dropped), ", ".join(dropped))
     return {k: v for k, v in state.items() if k not in dropped}
 
 
-def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """load_state_dict(strict=True), but a mismatch raises CheckpointError naming every missing and
-    unexpected key and every shape that differs."""
-    own = model.state_dict()
+def check_state_fits(own: Mapping[str, Tuple[int, ...]], state: Mapping[str, torch.Tensor], source: str,
+                     config: Optional[ModelConfig]) -> None:
+    """CheckpointError naming every missing and unexpected key and every shape that differs between a model's
+    state-dict shapes ``own`` and ``state``."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k])}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k])]
     if missing or unexpected or shapes:
         def listing(title: str, items: list) -> str:
             shown = items[:20] + ([f"... and {len(items) - 20} more"] if len(items) > 20 else [])
             return f"\n  {title} ({len(items)}): " + ", ".join(shown) if items else ""
 
-        config = getattr(model, "config", None)
         name = preset_name(config) if isinstance(config, ModelConfig) else None
         raise CheckpointError(f"{source} does not fit the model {name or config}:"
                               + listing("missing keys", missing) + listing("unexpected keys", unexpected)
                               + listing("shape mismatches", shapes))
+
+
+def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """load_state_dict(strict=True), but a mismatch raises CheckpointError naming every missing and
+    unexpected key and every shape that differs."""
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_state_fits(own, state, source, getattr(model, "config", None))
     model.load_state_dict(state, strict=True)
 
 
@@ -192,12 +204,18 @@ def load_checkpoint(path: PathLike, preset_or_config: Union[str, Mapping[str, An
     """Build the model and load weights from ``path`` strictly; returns it in eval mode.
 
     Without ``preset_or_config`` the config stored in the file is used, else it is inferred from the shapes.
-    """
-    from .build import build_model
+    The weights are checked against the config's shapes before the model is built (on torch's meta device,
+    allocating nothing), so a file whose config is absurd or hostile fails with CheckpointError, not by
+    exhausting memory."""
+    from .build import build_model, expected_shapes
 
     state, stored = read_state_dict(path)
-    model = build_model(checkpoint_config(state, stored, preset_or_config))
-    load_state_dict_strict(model, adapt_state_dict(state, model), source=f"checkpoint {path}")
+    config = checkpoint_config(state, stored, preset_or_config)
+    expected = expected_shapes(config)
+    state = adapt_state_dict(state, expected.keys())
+    check_state_fits(expected, state, f"checkpoint {path}", config)
+    model = build_model(config)
+    model.load_state_dict(state, strict=True)
     return model.to(map_location).eval()
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple, Union
 
 HEAD_TYPES = ("tokens", "corner")
+PATCH_EMBEDS = ("linear", "mobilenetv3")
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class ModelConfig:
     dense pyramid corner head (its map side is 4 * search_size / patch_size; ``num_bins`` is unused).
     ``active_blocks`` lists the blocks that run (None = all); the others keep their weights in the
     state dict but act as the identity (a pruned model before its blocks are dropped).
+    ``patch_embed``: "linear" (the published model: one linear map per 16x16 patch) or "mobilenetv3" (not
+    published: a MobileNetV3-small stem of stride 16, NanoTrack V3's backbone, then a 1x1 projection; see
+    model/stems.py), which needs patch_size 16.
     """
 
     embed_dim: int = 768
@@ -31,6 +35,7 @@ class ModelConfig:
     score_head: bool = True
     active_blocks: Optional[Tuple[int, ...]] = None
     drop_path_rate: float = 0.0
+    patch_embed: str = "linear"
 
     def __post_init__(self) -> None:
         def fail(msg: str) -> None:
@@ -50,6 +55,10 @@ class ModelConfig:
         for name in ("template_size", "search_size"):
             if getattr(self, name) % self.patch_size:
                 fail(f"{name} {getattr(self, name)} is not a multiple of patch_size {self.patch_size}")
+        if self.patch_embed not in PATCH_EMBEDS:
+            fail(f"patch_embed must be one of {PATCH_EMBEDS}, got {self.patch_embed!r}")
+        if self.patch_embed == "mobilenetv3" and self.patch_size != 16:
+            fail(f"patch_embed mobilenetv3 has stride 16: patch_size must be 16, got {self.patch_size}")
         if self.head not in HEAD_TYPES:
             fail(f"head must be one of {HEAD_TYPES}, got {self.head!r}")
         if self.head == "corner" and self.score_head:

@@ -15,6 +15,7 @@ from torch import nn
 from .config import ModelConfig
 from .heads import CornerHead, ScoreHead, TokenBoxHead
 from .layers import Block, PatchEmbed, check_images, sincos_pos_embed_2d
+from .stems import ConvPatchEmbed
 
 OnlineTemplates = Union[torch.Tensor, Sequence[torch.Tensor]]
 
@@ -61,15 +62,19 @@ class Backbone(nn.Module):
         c = config
         self.config = c
         e = c.embed_dim
-        self.patch_embed = PatchEmbed(c.patch_size, e)
-        self.pos_embed_t = nn.Parameter(sincos_pos_embed_2d(e, c.template_grid).unsqueeze(0), requires_grad=False)
-        self.pos_embed_s = nn.Parameter(sincos_pos_embed_2d(e, c.search_grid).unsqueeze(0), requires_grad=False)
+        self.patch_embed = PatchEmbed(c.patch_size, e) if c.patch_embed == "linear" else ConvPatchEmbed(e)
+        if torch.empty(0).device.type == "meta":   # shapes only (build.expected_shapes): no table is computed
+            table = lambda grid: torch.empty(1, grid * grid, e)  # noqa: E731
+        else:
+            table = lambda grid: sincos_pos_embed_2d(e, grid).unsqueeze(0)  # noqa: E731
+        self.pos_embed_t = nn.Parameter(table(c.template_grid), requires_grad=False)
+        self.pos_embed_s = nn.Parameter(table(c.search_grid), requires_grad=False)
         if c.num_prediction_tokens:
             self.reg_tokens = nn.Parameter(torch.zeros(1, c.num_prediction_tokens, e))
             self.pos_embed_reg = nn.Parameter(torch.zeros(1, c.num_prediction_tokens, e))
             nn.init.trunc_normal_(self.reg_tokens, std=0.02)
             nn.init.trunc_normal_(self.pos_embed_reg, std=0.02)
-        rates = torch.linspace(0, c.drop_path_rate, c.depth).tolist()
+        rates = [c.drop_path_rate * i / max(1, c.depth - 1) for i in range(c.depth)]
         self.blocks = nn.ModuleList(Block(e, c.num_heads, c.mlp_hidden_dim, rates[i]) for i in range(c.depth))
         self.running = list(c.running_blocks)
 

@@ -28,9 +28,12 @@ class InitConfig:
     ViT weights for the backbone; ``partial``: load only the entries that exist in the model with the same
     shape (e.g. a student's backbone from the teacher); ``remove_blocks``: drop these blocks of the
     checkpoint and renumber the rest first; ``reduce_mlp``: shrink the checkpoint's MLPs to the model's
-    hidden size, keeping the hidden units of largest weight norm."""
+    hidden size, keeping the hidden units of largest weight norm. Not in the published recipe:
+    ``nanotrack_stem``: NanoTrack V3's trained backbone (its folder or ``nanotrackv3.safetensors``) for a model
+    with ``patch_embed: mobilenetv3``, loaded before ``weights`` (so a checkpoint holding a stem wins)."""
 
     weights: Optional[str] = None
+    nanotrack_stem: Optional[str] = None
     mae: Optional[str] = None
     partial: bool = False
     remove_blocks: List[int] = field(default_factory=list)
@@ -136,6 +139,9 @@ class OptimConfig:
     batch_size: int = 32
     lr: float = 4e-4
     backbone_lr_mult: float = 0.1
+    # Not in the published recipe: the learning-rate factor (times lr * backbone_lr_mult) of a convolutional
+    # patch embedding's MobileNetV3 stem (patch_embed: mobilenetv3); 0 freezes it (no gradient is computed).
+    stem_lr_mult: float = 1.0
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     lr_drop_epochs: List[int] = field(default_factory=lambda: [400])

@@ -9,8 +9,10 @@ each global batch, so N processes see the same global batches as one.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import random
 import sys
 import time
@@ -30,9 +32,11 @@ from ..data.processing import PairProcessing
 from ..data.sampler import EpochIndexSampler, SamplerConfig, TrackingSampler
 from ..model import ModelConfig, build_model, save_checkpoint
 from ..files import atomic_write
+from ..processes import exit_with
 from ..model.config import resolve_config
 from .actors import Actor, build_actor
 from .config import TrainConfig
+from ..model.stems import NanoTrackWeightsError, load_nanotrack_stem
 from ..model.surgery import build_teacher, load_mae_backbone, load_weights
 from .distributed import DistInfo, average_stats, cleanup_distributed, setup_distributed
 
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pth"
+STEM_PREFIX = "backbone.patch_embed.stem."  # a convolutional patch embedding's MobileNetV3 stem
 BEST_MODEL = "model_best.pth"  # the weights with the best validation-by-tracking AUC
 
 
@@ -77,9 +82,10 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _worker_init(_: int) -> None:
+def _worker_init(_: int, main_pid: int) -> None:
     import cv2
 
+    exit_with(main_pid)   # a SIGKILLed training run leaves no data-loader workers behind
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
 
@@ -103,6 +109,8 @@ class Trainer:
         self.max_steps = max_steps
         self.timing_file = timing_file
         self.save_checkpoints = save_checkpoints
+        self._epoch_sums: Dict[str, float] = {}   # the current epoch's running statistics (saved mid-epoch)
+        self._epoch_count = 0
         self.progress = progress
         self.info: DistInfo = setup_distributed(device, config.data.num_workers)
         world = self.info.world_size
@@ -130,6 +138,14 @@ class Trainer:
         model = build_model(model_config)
         if c.init.mae:
             load_mae_backbone(model, c.init.mae)
+        if c.init.nanotrack_stem:
+            if model_config.patch_embed != "mobilenetv3":
+                raise TrainingError("init.nanotrack_stem needs a model with patch_embed: mobilenetv3, this one has "
+                                    f"patch_embed: {model_config.patch_embed}")
+            try:
+                load_nanotrack_stem(model.backbone.patch_embed.stem, c.init.nanotrack_stem)
+            except NanoTrackWeightsError as exc:
+                raise TrainingError(f"init.nanotrack_stem: {exc}") from None
         if c.init.weights:
             load_weights(model, c.init.weights, remove_blocks=c.init.remove_blocks, reduce_mlp=c.init.reduce_mlp,
                          partial=c.init.partial)
@@ -151,6 +167,10 @@ class Trainer:
                 raise TrainingError("loss.nanotrack_kl teaches prediction tokens: the model needs head: tokens")
         self.actor: Actor = build_actor(c, teacher, nanotrack)
         self.actor.freeze(model)
+        if c.optim.stem_lr_mult == 0:
+            for name, p in model.named_parameters():
+                if name.startswith(STEM_PREFIX):
+                    p.requires_grad_(False)
         model.to(self.info.device)
         self.model = model
         trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -168,10 +188,12 @@ class Trainer:
                 model, device_ids=[self.info.local_rank] if self.info.device.type == "cuda" else None)
         else:
             self.ddp = model
-        backbone = [p for n, p in trainable if n.startswith("backbone.")]
+        backbone = [p for n, p in trainable if n.startswith("backbone.") and not n.startswith(STEM_PREFIX)]
+        stem = [p for n, p in trainable if n.startswith(STEM_PREFIX)]
         heads = [p for n, p in trainable if not n.startswith("backbone.")]
-        groups = [g for g in ({"params": heads, "lr": c.optim.lr},
-                              {"params": backbone, "lr": c.optim.lr * c.optim.backbone_lr_mult}) if g["params"]]
+        backbone_lr = c.optim.lr * c.optim.backbone_lr_mult
+        groups = [g for g in ({"params": heads, "lr": c.optim.lr}, {"params": backbone, "lr": backbone_lr},
+                              {"params": stem, "lr": backbone_lr * c.optim.stem_lr_mult}) if g["params"]]
         self.optimizer = torch.optim.AdamW(groups, lr=c.optim.lr, weight_decay=c.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, milestones=list(c.optim.lr_drop_epochs),
                                                               gamma=c.optim.lr_gamma)
@@ -223,7 +245,7 @@ class Trainer:
         return torch.utils.data.DataLoader(
             dataset, batch_size=self.batch_per_process, sampler=index_sampler, num_workers=workers,
             persistent_workers=workers > 0, pin_memory=self.info.device.type == "cuda",
-            worker_init_fn=_worker_init if workers > 0 else None,
+            worker_init_fn=functools.partial(_worker_init, main_pid=os.getpid()) if workers > 0 else None,
             # Workers start from a clean process: forking a parent whose OpenCV/OpenMP thread pools are
             # running can deadlock the children.
             multiprocessing_context="forkserver" if workers > 0 and sys.platform.startswith("linux") else None,
@@ -285,6 +307,10 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
             "global_step": global_step, "rng": rng, "history": history, "world_size": self.info.world_size,
+            # The running sums of this epoch's training statistics so far (main process), so that a resumed
+            # epoch reports its statistics over all its steps, not only those after the resume.
+            "epoch_sums": dict(self._epoch_sums) if step_in_epoch else {},
+            "epoch_count": self._epoch_count if step_in_epoch else 0,
         }
         folder = self.output / CHECKPOINT_DIR
         atomic_write(folder / LAST_CHECKPOINT, lambda tmp: torch.save(state, tmp))
@@ -371,10 +397,15 @@ class Trainer:
         "stopped_early"}; the final weights are in ``output/model.pth``."""
         c = self.config
         epoch, step_in_epoch, global_step, history = 0, 0, 0, []
+        resumed_sums: Dict[str, float] = {}
+        resumed_count = 0
         if self.resume:
             state = self._load()
             epoch, step_in_epoch, global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
             history = list(state.get("history", []))
+            if step_in_epoch:
+                resumed_sums = {k: float(v) for k, v in state.get("epoch_sums", {}).items()}
+                resumed_count = int(state.get("epoch_count", 0))
         main = self.info.is_main
         writer = self._tensorboard() if main else None
         if main:
@@ -392,8 +423,10 @@ class Trainer:
                 epoch_start = time.time()
                 self.model.train()
                 self.train_index.set_epoch(epoch, start=step_in_epoch * self.global_batch)
-                sums: Dict[str, float] = {}
-                count = 0
+                sums: Dict[str, float] = resumed_sums
+                count = resumed_count
+                resumed_sums, resumed_count = {}, 0
+                self._epoch_sums, self._epoch_count = sums, count
                 bar = None
                 if main and self.progress:
                     from tqdm import tqdm
@@ -411,6 +444,7 @@ class Trainer:
                     for k, v in stats.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
+                    self._epoch_count = count
                     if bar is not None:
                         shown = {k: f"{stats[k]:.4f}" for k in ("loss", "iou", "accuracy") if k in stats}
                         bar.set_postfix(shown)
