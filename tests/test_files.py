@@ -54,3 +54,28 @@ def test_make_readable_directory(tmp_path):
     folder = tempfile.mkdtemp(dir=tmp_path)
     files.make_readable(folder, directory=True)
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o777 & ~files.current_umask()
+
+
+def test_write_errors_name_the_file_not_the_temporary(tmp_path):
+    target = tmp_path / "out.txt"
+
+    def full(tmp):
+        raise OSError(28, "No space left on device", tmp)
+
+    with pytest.raises(files.OutputWriteError) as err:
+        files.atomic_write(target, full)
+    message = str(err.value)
+    assert message == f"cannot write {target}: No space left on device"
+    assert ".tmp" not in message and "[Errno" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
+    target = tmp_path / "last.pth"
+    dead = tmp_path / f".last.pth.{2 ** 22 + 777}-x1y2.tmp"
+    alive = tmp_path / f".last.pth.{os.getppid()}-x3y4.tmp"
+    other = tmp_path / ".other.txt.123-abc.tmp"
+    for p in (dead, alive, other):
+        p.write_text("partial")
+    files.atomic_write_text(target, "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["last.pth", alive.name, other.name])

@@ -136,3 +136,15 @@ def test_json_entry_is_fractions():
 def test_unknown_convention():
     with pytest.raises(ValueError, match="unknown scoring convention"):
         score_sequence("vot-eao", gt_of(2), gt_of(2))
+
+
+def test_result_file_longer_than_its_sequence_is_reported(caplog):
+    import logging
+
+    from mixformerv2.evaluation.metrics import prepare_predictions
+
+    gt = np.tile([10.0, 10.0, 20.0, 20.0], (5, 1))
+    with caplog.at_level(logging.WARNING):
+        pred = prepare_predictions(np.tile([10.0, 10.0, 20.0, 20.0], (8, 1)), gt, source="seq.txt")
+    assert len(pred) == 5
+    assert "seq.txt: 8 boxes for a sequence of 5 frames; the last 3 are ignored" in caplog.text

@@ -75,6 +75,8 @@ def test_interrupt_loses_only_the_sequence_in_progress(tmp_path, tiny_weights, m
 
     monkeypatch.setattr(Sequence, "read_frame", interrupted)
     assert _eval(root, tiny_weights, results) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted: the sequences finished so far are in {results}; run the same command again" in err
     assert sorted(p.name for p in results.iterdir()) == ["cat-1.txt", "cat-1_time.txt", "tracker.json"]  # no partial files
     finished = _mtimes(results)
     monkeypatch.setattr(Sequence, "read_frame", real_read)

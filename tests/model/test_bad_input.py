@@ -137,3 +137,29 @@ def test_half_precision_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         a, b = teacher(*x)["pred_boxes"], loaded.eval()(*x)["pred_boxes"]
     assert torch.allclose(a, b, atol=2e-3), (a, b)
+
+
+def test_hostile_config_in_safetensors_metadata_fails_before_allocating(tmp_path, capsys):
+    """A config of 65536-wide, 64-deep blocks beside one small tensor: refused from the shapes, without building
+    the 51 GB model (this test would be killed for memory or take minutes if it were built)."""
+    import json
+    import resource
+    import time
+
+    from safetensors.torch import save_file
+
+    from mixformerv2.cli import main
+
+    hostile = dict(TINY, embed_dim=65536, depth=64, num_heads=64)
+    path = tmp_path / "hostile.safetensors"
+    save_file({"backbone.patch_embed.proj.weight": torch.zeros(4, 3, 16, 16)}, str(path),
+              metadata={"mixformerv2_config": json.dumps(hostile)})
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        load_checkpoint(path)
+    assert time.perf_counter() - start < 10
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 500_000      # KiB: < 0.5 GB
+    assert main(["info", "--weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the model" in err and "Traceback" not in err

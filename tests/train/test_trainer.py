@@ -64,13 +64,20 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path):
     assert partial["stopped_early"] and not (tmp_path / "cut" / "model.pth").exists()
     state = torch.load(tmp_path / "cut" / "checkpoints" / "last.pth", weights_only=True)
     assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (1, 2, 5)
+    stale = tmp_path / "cut" / "checkpoints" / f".last.pth.{2 ** 22 + 99}-k2j3.tmp"   # a SIGKILL mid-write
+    stale.write_bytes(b"half a checkpoint")
     _, resumed = train(tmp_path, "cut", over, resume=True)
+    assert not stale.exists()
     assert resumed["global_step"] == 6
     _same_weights(tmp_path / "full" / "model.pth", tmp_path / "cut" / "model.pth")
     full_opt = torch.load(tmp_path / "full" / "checkpoints" / "last.pth", weights_only=True)["optimizer"]
     cut_opt = torch.load(tmp_path / "cut" / "checkpoints" / "last.pth", weights_only=True)["optimizer"]
     for key, value in full_opt["state"].items():
         assert torch.equal(value["exp_avg_sq"], cut_opt["state"][key]["exp_avg_sq"])
+    # The resumed epoch reports its statistics over all its steps, as the uninterrupted run does.
+    full_metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    cut_metrics = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert cut_metrics[-1]["train"] == pytest.approx(full_metrics[-1]["train"], rel=1e-6)
 
 
 def test_resume_of_another_stage_is_refused(tmp_path):

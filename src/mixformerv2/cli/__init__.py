@@ -29,6 +29,15 @@ class UsageError(ValueError):
     """Bad command-line input; reported as one line with exit status 2."""
 
 
+# What an interrupted command kept, and how to go on (formatted with the parsed arguments).
+INTERRUPTED_HINTS = {
+    "eval": "the sequences finished so far are in {args.results}; run the same command again to track the rest",
+    "compare": "the sequences finished so far are in {args.results}; run the same command again to track the rest",
+    "export": "nothing was written",
+    "bench": "nothing was written",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixformerv2", description="MixFormerV2 single-object tracker.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -51,7 +60,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        hint = getattr(args, "interrupted_hint", None) or INTERRUPTED_HINTS.get(args.command, "")
+        print(f"mixformerv2 {args.command}: interrupted" + (f": {hint.format(args=args)}" if hint else ""),
+              file=sys.stderr)
         return 130
     except (ValueError, OSError) as exc:  # includes CheckpointError and UsageError
         if os.environ.get("MIXFORMERV2_DEBUG"):

@@ -95,8 +95,9 @@ def run(args) -> int:
     from ..tracking import params_for_model
     from .track import parse_box
 
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    from ..tracking.backends import check_threads
+
+    check_threads(args.threads, "--threads")
     if args.frames < 1 or args.warmup < 0:
         raise ValueError("--frames must be >= 1 and --warmup >= 0")
     names = backend_names(args.backend)

@@ -51,3 +51,24 @@ def tracker_setting_overrides(args: argparse.Namespace) -> Tuple[Tuple[str, obje
     pairs = (("search_factor", args.search_factor), ("update_interval", args.update_interval),
              ("online_templates", args.online_templates))
     return tuple((name, value) for name, value in pairs if value is not None)
+
+
+def check_tracking_options(args) -> None:
+    """Validate --weights, --threads and --backend (where the command has them) before anything is opened or
+    written."""
+    from ..tracking.backends import check_backend_name, check_threads
+
+    weights = getattr(args, "weights", None)
+    if weights is not None:
+        if Path(weights).is_dir():
+            raise ValueError(f"--weights {weights} is a folder; give the checkpoint file in it (.pth, .pth.tar or "
+                             f".safetensors)")
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"--weights {weights} does not exist")
+    if getattr(args, "threads", None) is not None:
+        check_threads(args.threads, "--threads")
+    backends = getattr(args, "backend", None)
+    for name in ([backends] if isinstance(backends, str) else backends or []):
+        for part in str(name).split(","):
+            if part:
+                check_backend_name(part, "--backend")

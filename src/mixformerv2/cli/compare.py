@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_model_arguments, add_tracker_setting_arguments
+from .common import add_model_arguments, add_tracker_setting_arguments, check_tracking_options
 from .evaluate import add_tracker_argument
 from .score import add_dataset_arguments
 
@@ -45,10 +45,7 @@ def run(args) -> int:
         from .evaluate import check_mixformer_options
 
         check_mixformer_options(args, " and ".join(trackers))
-    if args.weights is not None and not args.weights.is_file():
-        raise FileNotFoundError(f"weights file {args.weights} does not exist")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    check_tracking_options(args)
     for path in args.plot or []:
         if path.suffix.lower() not in (".png", ".pdf", ".svg"):
             raise UsageError(f"plot file {path} must end in .png, .pdf or .svg")

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 
 from ..files import atomic_write
-from .common import add_model_arguments
+from .common import add_model_arguments, check_tracking_options
 
 OUTPUTS = {"clip": "clip.mp4", "groundtruth": "groundtruth.txt", "clip_info": "clip.json", "boxes": "boxes.txt",
            "video": "tracked.mp4", "summary": "summary.json"}
@@ -52,8 +52,7 @@ def run(args) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} exists and is not a folder")
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    check_tracking_options(args)
     model = model_argument(args)
     resolve_weights(model, args.weights)          # a missing default model stops here, before any work
     weights = describe_weights(model, args.weights)

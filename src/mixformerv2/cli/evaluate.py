@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_model_arguments, add_tracker_setting_arguments
+from .common import add_model_arguments, add_tracker_setting_arguments, check_tracking_options
 from .score import add_dataset_arguments, open_selected
 
 
@@ -88,10 +88,9 @@ def run(args) -> int:
     name, default_split = entry.name, entry.tracking_split
     dataset = open_selected(args, default_split)
     split = args.split or default_split
-    if args.weights is not None and not args.weights.is_file():
-        raise FileNotFoundError(f"weights file {args.weights} does not exist")
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    check_tracking_options(args)
     model = model_argument(args)
     check_nanotrack_option(args, [tracker])
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 from typing import List, Optional
 
+from ..files import is_special_file, output_target
 from ..model.hub import load_model, read_model_argument
 from ..tracking import StepTimings, Tracker, TrackerParams, available_backends, params_for_model
-from ..tracking.annotate import FrameWindow, VIDEO_CODECS
+from ..tracking.annotate import FrameWindow, VIDEO_CODECS, VideoWriteError
 from ..tracking.params import BENCHMARKS
-from ..tracking.run import WARMUP_FRAMES, TrackingRun, track_source
+from ..tracking.run import WARMUP_FRAMES, BoxesWriteError, TrackingRun, track_source
 from ..tracking.sources import open_source
-from .common import add_model_arguments, add_tracker_setting_arguments, tracker_setting_overrides
+from .common import (add_model_arguments, add_tracker_setting_arguments, check_tracking_options,
+                     tracker_setting_overrides)
 
 
 def register(sub) -> None:
@@ -99,13 +102,14 @@ def run(args) -> int:
 def track(args) -> TrackingRun:
     """Run `track` with parsed arguments: check them, track, write --out / --video, print the summary."""
     boxes = [parse_box(b) for b in args.box]
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    check_tracking_options(args)
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     for option, path in (("--out", args.out), ("--video", args.video)):
-        if path is not None and path.is_dir():
+        if path is not None and (path.is_dir() or Path(os.path.realpath(path)).is_dir()):
             raise ValueError(f"{option} {path} is a directory; give a file name")
+    if args.video is not None and is_special_file(output_target(args.video)):
+        raise ValueError(f"--video {args.video} is a device, FIFO or socket; a video needs a regular file")
     if args.video is not None and args.video.suffix.lower() not in VIDEO_CODECS:
         raise ValueError(f"--video {args.video}: use one of the suffixes {', '.join(VIDEO_CODECS)}")
     source = open_source(args.source)
@@ -113,8 +117,13 @@ def track(args) -> TrackingRun:
         model = load_model(read_model_argument(args.model) if args.model is not None else None, args.weights)
         tracker = Tracker(model, tracker_params(args, model), backend=args.backend, threads=args.threads)
         window = FrameWindow() if args.show else None
-        result = track_source(source, tracker, boxes, boxes_out=args.out, video_out=args.video, window=window,
-                              max_frames=args.max_frames)
+        try:
+            result = track_source(source, tracker, boxes, boxes_out=args.out, video_out=args.video, window=window,
+                                  max_frames=args.max_frames)
+        except BoxesWriteError as exc:
+            raise BoxesWriteError(f"--out: {exc}") from None
+        except VideoWriteError as exc:
+            raise VideoWriteError(f"--video: {exc}") from None
     finally:
         source.close()
     print_summary(result, source.name, args.backend, args.threads, args.profile)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from ..train import Trainer, load_config
 
@@ -35,6 +36,14 @@ def run(args) -> int:
                       progress=not args.no_progress)
     try:
         result = trainer.run()
+    except KeyboardInterrupt:
+        last = Path(trainer.output) / "checkpoints" / "last.pth"
+        if not trainer.save_checkpoints or not last.is_file():
+            args.interrupted_hint = "no checkpoint had been written yet; the run starts over next time"
+        else:
+            args.interrupted_hint = (f"the last checkpoint is {last}; run the same command with --resume to "
+                                     f"continue from it")
+        raise
     finally:
         trainer.close()
     if trainer.info.is_main:

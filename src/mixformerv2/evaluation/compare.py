@@ -22,6 +22,7 @@ from .results import find_results
 from .runner import (TrackerSpec, build_tracker, load_tracker_model, prepare_results_folder, track_sequence,
                      tracker_identity, write_results)
 from .scoring import Report, fps_from_times, score_results
+from ..tracking.backends import check_threads
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,7 @@ def run_comparison(dataset: Dataset, specs: Sequence[TrackerSpec], results_root:
     fails on (unreadable frames, a box OpenCV refuses) are reported in the Comparison and left out of
     every tracker's scores.
     """
-    threads = int(threads) if threads is not None else (os.cpu_count() or 1)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    threads = check_threads(threads) if threads is not None else (os.cpu_count() or 1)
     contenders = contenders_for(specs, results_root, threads, dataset.name)
     sequences = list(dataset.sequences)
     pending = {c.name: {s.name for s in prepare_results_folder(c.folder, dataset.results_layout, sequences,

@@ -18,12 +18,15 @@ Boxes are x, y, w, h in pixels throughout. The conventions follow the benchmark 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..geometry import iou
+
+log = logging.getLogger(__name__)
 
 # Thresholds of the one-pass curves: IoU (strictly greater), centre error in px and normalized (at most).
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
@@ -97,6 +100,9 @@ def prepare_predictions(pred: np.ndarray, gt: np.ndarray, source: str = "results
     missing = len(gt) - len(pred)
     if missing > 0 and short != "pad":
         raise ResultLengthError(f"{source}: {len(pred)} boxes for a sequence of {len(gt)} frames")
+    if missing < 0:
+        log.warning("%s: %d boxes for a sequence of %d frames; the last %d are ignored (is it another sequence's "
+                    "file?)", source, len(pred), len(gt), -missing)
     pred = pred[:len(gt)].copy()
     if len(pred):
         pred[0] = gt[0]

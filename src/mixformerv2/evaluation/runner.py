@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..files import atomic_write
+from ..processes import exit_with
 from ..datasets.annotations import format_boxes
 from ..datasets import Dataset, Sequence, open_dataset
 
@@ -355,9 +356,10 @@ class _Bars:
 _worker_state: Dict[str, object] = {}
 
 
-def _worker_init(dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, progress_queue) -> None:
+def _worker_init(dataset_spec: DatasetSpec, tracker_spec: TrackerSpec, progress_queue, main_pid: int) -> None:
     import signal
 
+    exit_with(main_pid)   # a SIGKILLed eval leaves no idle workers behind
     # Ctrl-C goes to the whole process group: the parent decides, workers just stop quietly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_state["dataset"] = open_dataset(dataset_spec.name, dataset_spec.root, dataset_spec.split)
@@ -395,7 +397,7 @@ def _run_pool(pending: List[Sequence], dataset_spec: DatasetSpec, tracker_spec: 
     context = mp.get_context("spawn")
     manager_queue = context.Queue()
     executor = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
-                                   initializer=_worker_init, initargs=(dataset_spec, tracker_spec, manager_queue))
+                                   initializer=_worker_init, initargs=(dataset_spec, tracker_spec, manager_queue, os.getpid()))
     try:
         futures = {executor.submit(_worker_run, s.name, str(results_dir), layout): s.name for s in pending}
         remaining = set(futures)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..model.config import ModelConfig
 from .onnx_export import ExportError, ExportManifest
+from ..tracking.backends import check_threads
 
 
 def make_session(path: Union[str, Path], threads: Optional[int] = None):
@@ -16,8 +17,8 @@ def make_session(path: Union[str, Path], threads: Optional[int] = None):
     sessions leave the CPU to others (the tracker does its cropping between runs)."""
     import onnxruntime as ort
 
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads is not None:
+        threads = check_threads(threads)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -22,6 +22,7 @@ from ..model.cost import mac_counts
 from ..model.mixformer import MixFormerV2
 from ..tracking import Tracker, TrackerParams
 from ..tracking.run import TrackingLoop
+from ..tracking.backends import check_threads
 
 REFERENCE_BACKEND = "torch-full"
 # Which backend each backend's boxes are compared with: float32 backends with the cached PyTorch tracker,
@@ -91,8 +92,7 @@ def measure_speed(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
     {"before", "after"} (1, 5, 15-minute load averages: how busy the machine was)}."""
     if num_frames < 1 or warmup < 0 or chunk < 1:
         raise ValueError("num_frames and chunk must be >= 1 and warmup >= 0")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    threads = check_threads(threads)
     names = list(dict.fromkeys(backends))
     if REFERENCE_BACKEND not in names:
         names.insert(0, REFERENCE_BACKEND)

@@ -71,6 +71,11 @@ def read_model_argument(value: str) -> Union[str, Dict[str, Any]]:
     model-config file, returned as the dict it holds (FileNotFoundError naming it when it is missing)."""
     path = Path(value)
     if path.suffix.lower() not in CONFIG_FILE_SUFFIXES:
+        name = value.strip().lower()
+        if bundled_model_name(name) is None and name not in PRESETS and name not in ALIASES:
+            raise ValueError(f"unknown model {value!r}; choose {', '.join(sorted(BUNDLED_WEIGHTS))} (the trained "
+                             f"model shipped with the package), a preset ({', '.join(sorted(PRESETS))}; aliases "
+                             f"{', '.join(sorted(ALIASES))}) or a .json/.yaml model-config file")
         return value
     if not path.is_file():
         raise FileNotFoundError(f"model config file {path} does not exist")

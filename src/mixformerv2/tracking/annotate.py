@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..files import make_readable
+from ..files import is_special_file, make_readable, output_target, remove_stale_temporaries, temporary_prefix
 
 # BGR colours for targets 1, 2, ... (cycled).
 COLORS = ((0, 220, 0), (0, 140, 255), (255, 80, 0), (200, 0, 200), (0, 220, 220), (255, 255, 0), (80, 80, 255))
@@ -38,17 +38,37 @@ def draw_boxes(frame_rgb: np.ndarray, boxes: Sequence[Sequence[float]],
     return image
 
 
+class VideoWriteError(OSError):
+    """Writing the annotated video failed (a full disk, say); the temporary file is already removed."""
+
+
+def free_bytes(folder: os.PathLike) -> int:
+    """Bytes a process may still write in ``folder``'s file system."""
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
 class AnnotatedVideoWriter:
     """Writes BGR frames to a temporary file beside ``path`` and moves it into place on close(), so the
-    path never holds a half-written video. Frames of another size are resized to the first frame's."""
+    path never holds a half-written video. Frames of another size are resized to the first frame's.
+
+    OpenCV's writer does not report failed writes (it prints a warning and goes on), so before each frame
+    the free space of the file system is checked: with less than one uncompressed frame left, write() raises
+    VideoWriteError naming the file, and the temporary file is removed. A symbolic link is written through;
+    a device or FIFO is refused (a video needs a seekable file). Temporary videos that killed runs left
+    beside ``path`` are removed first."""
 
     def __init__(self, path: os.PathLike, fps: float, size: Tuple[int, int]):
-        self.path = Path(path)
+        self.path = output_target(path)
         codec = VIDEO_CODECS.get(self.path.suffix.lower())
         if codec is None:
             raise ValueError(f"cannot write video {self.path}: use one of the suffixes {', '.join(VIDEO_CODECS)}")
+        if is_special_file(self.path):
+            raise ValueError(f"cannot write video {self.path}: it is a device, FIFO or socket, not a regular file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.path.suffix, dir=str(self.path.parent))
+        remove_stale_temporaries(self.path)
+        fd, self.tmp = tempfile.mkstemp(prefix=temporary_prefix(self.path), suffix=self.path.suffix,
+                                        dir=str(self.path.parent))
         os.close(fd)
         self.size = (int(size[0]), int(size[1]))
         self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
@@ -60,20 +80,32 @@ class AnnotatedVideoWriter:
     def write(self, frame_bgr: np.ndarray) -> None:
         if (frame_bgr.shape[1], frame_bgr.shape[0]) != self.size:
             frame_bgr = cv2.resize(frame_bgr, self.size, interpolation=cv2.INTER_AREA)
+        needed = self.size[0] * self.size[1] * 3
+        try:
+            free = free_bytes(self.path.parent)
+        except OSError:
+            free = needed
+        if free < needed:
+            self.close(keep=False)
+            raise VideoWriteError(f"cannot write video {self.path}: no space left on the device after "
+                                  f"{self.frames} frames ({free} bytes free); the partial video was removed")
         self.writer.write(frame_bgr)
         self.frames += 1
 
-    def close(self, keep: bool = True) -> None:
-        """Finish the file and move it to ``path`` (keep=True, and at least one frame), else delete it."""
+    def close(self, keep: bool = True) -> bool:
+        """Finish the file and move it to ``path`` (keep=True, and at least one frame), else delete it.
+        Returns whether ``path`` now holds the video (False also after an earlier close)."""
         if self.writer is None:
-            return
+            return False
         self.writer.release()
         self.writer = None
         if keep and self.frames:
             make_readable(self.tmp)
             os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
+            return True
+        if os.path.exists(self.tmp):
             os.unlink(self.tmp)
+        return False
 
 
 class FrameWindow:

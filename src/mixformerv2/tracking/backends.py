@@ -15,6 +15,8 @@ backends register themselves (e.g. ONNX Runtime backends from mixformerv2.export
 """
 from __future__ import annotations
 
+import os
+
 import abc
 import importlib
 import logging
@@ -57,6 +59,25 @@ class TrackerBackend(abc.ABC):
         return self.encode(template, online)
 
 
+MAX_THREADS_PER_CORE = 8  # more threads than this per core only thrash (and very many crash OpenMP)
+
+
+def check_threads(threads, name: str = "threads") -> int:
+    """``threads`` as an int, or ValueError naming ``name`` unless it is between 1 and MAX_THREADS_PER_CORE
+    times the machine's cores."""
+    try:
+        value = int(threads)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {threads!r}") from None
+    cores = os.cpu_count() or 1
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {threads}")
+    if value > MAX_THREADS_PER_CORE * cores:
+        raise ValueError(f"{name} {value} is far more than this machine's {cores} cores (at most "
+                         f"{MAX_THREADS_PER_CORE * cores}); use about one thread per core")
+    return value
+
+
 class TorchBackend(TrackerBackend):
     """PyTorch with cached template keys/values: each frame runs only the search step (spec section 4)."""
 
@@ -67,9 +88,7 @@ class TorchBackend(TrackerBackend):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"expected a MixFormerV2 model, got {type(model).__name__}")
         if threads is not None:
-            if int(threads) < 1:
-                raise ValueError(f"threads must be >= 1, got {threads}")
-            torch.set_num_threads(int(threads))
+            torch.set_num_threads(check_threads(threads))
         self.model = model.eval()
         self.config = config
         param = next(model.parameters())
@@ -177,6 +196,13 @@ def available_backends() -> List[str]:
     """Names of the registered backends (the built-in ones first)."""
     _load_plugins()
     return list(_REGISTRY)
+
+
+def check_backend_name(name: str, option: str = "backend") -> str:
+    """``name`` if a backend of that name is registered, else ValueError naming ``option`` and the choices."""
+    if name not in available_backends():
+        raise ValueError(f"{option}: unknown backend {name!r}; available: {', '.join(available_backends())}")
+    return name
 
 
 def create_backend(name: str, model: nn.Module, threads: Optional[int] = None) -> TrackerBackend:

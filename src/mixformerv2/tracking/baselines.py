@@ -25,6 +25,7 @@ import numpy as np
 
 from ..datasets.images import as_rgb_frame
 from .tracker import TrackResult, parse_boxes, check_box
+from .backends import check_threads
 
 # The name under which the package's own tracker is run by the evaluation tools.
 MIXFORMER_TRACKER = "mixformerv2"
@@ -105,9 +106,7 @@ def set_opencv_threads(threads: Optional[int]) -> None:
     """``cv2.setNumThreads(threads)`` (process-wide: OpenCV's parallel loops); None leaves it as it is."""
     if threads is None:
         return
-    if int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    cv2.setNumThreads(int(threads))
+    cv2.setNumThreads(check_threads(threads))
 
 
 class NanoTrackFilesError(ValueError):

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from ..files import atomic_write_text
+from ..files import OutputWriteError, atomic_write_text
 from .tracker import StepTimings
 
 WARMUP_FRAMES = 5  # tracker steps left out of the reported speed (allocation, first-call costs)
@@ -180,6 +180,10 @@ class TrackingRun:
         return self.loop.after_warmup
 
 
+class BoxesWriteError(OSError):
+    """The boxes file could not be written (a full disk, a read-only folder); the message names the file."""
+
+
 def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: Optional[Path] = None,
                  video_out: Optional[Path] = None, window=None, max_frames: Optional[int] = None,
                  progress: bool = True) -> TrackingRun:
@@ -193,7 +197,7 @@ def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: O
     one frame was tracked."""
     from tqdm import tqdm
 
-    from .annotate import AnnotatedVideoWriter, draw_boxes
+    from .annotate import AnnotatedVideoWriter, VideoWriteError, draw_boxes
     from .sources import FrameReadError
 
     loop = TrackingLoop(tracker, boxes)
@@ -228,7 +232,7 @@ def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: O
     except KeyboardInterrupt as exc:
         stopped = "interrupted"
         error = None if source.is_camera else exc
-    except FrameReadError as exc:
+    except (FrameReadError, VideoWriteError) as exc:
         error = exc
     finally:
         bar.close()
@@ -236,24 +240,28 @@ def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: O
             window.close()
         wall = time.perf_counter() - start
         written = _write_outputs(loop, boxes_out, writer, keep=loop.frames > 0)
+    kept = f"; the {loop.frames} frames tracked so far are in {', '.join(written)}" if written else ""
     if isinstance(error, FrameReadError):
-        kept = f"; the {loop.frames} frames tracked so far are in {', '.join(written)}" if written else ""
         raise FrameReadError(f"{error}{kept}", error.index)
+    if isinstance(error, VideoWriteError):
+        raise VideoWriteError(f"{error}{kept}")
     return TrackingRun(loop, wall, written, stopped, isinstance(error, KeyboardInterrupt))
 
 
 def _write_outputs(loop: TrackingLoop, boxes_out: Optional[Path], writer, keep: bool) -> List[str]:
     written = []
+    if writer is not None and writer.close(keep=keep):
+        written.append(str(writer.path))
     if boxes_out is not None and keep:
         for path, boxes in zip(output_paths(Path(boxes_out), len(loop.boxes)), loop.boxes):
-            atomic_write_text(path, "".join(format_box(b) + "\n" for b in boxes))
+            try:
+                atomic_write_text(path, "".join(format_box(b) + "\n" for b in boxes))
+            except OSError as exc:
+                raise BoxesWriteError(str(exc) if isinstance(exc, OutputWriteError)
+                                      else f"cannot write {path}: {exc.strerror or exc}") from None
             written.append(str(path))
-    if writer is not None:
-        writer.close(keep=keep)
-        if keep:
-            written.append(str(writer.path))
     return written
 
 
-__all__ = ["FrameResult", "TrackingLoop", "TrackingRun", "WARMUP_FRAMES", "copy_timings", "format_box",
+__all__ = ["BoxesWriteError", "FrameResult", "TrackingLoop", "TrackingRun", "WARMUP_FRAMES", "copy_timings", "format_box",
            "output_paths", "timings_since", "track_source"]

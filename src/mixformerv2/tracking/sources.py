@@ -61,12 +61,22 @@ class ImageFolderSource(FrameSource):
         self.files, self.name, self.num_frames = files, str(folder), len(files)
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        first_size = None
         for index, path in enumerate(self.files):
             try:
-                yield read_image(path)
+                frame = read_image(path)
             except (OSError, ValueError) as exc:
                 raise FrameReadError(f"frame {index + 1} of {self.num_frames} ({path.name}) cannot be read: {exc}",
                                      index) from None
+            size = (frame.shape[1], frame.shape[0])
+            if first_size is None:
+                first_size = size
+            elif size != first_size:
+                log.warning("frame %d of %d (%s) is %dx%d, but the first frame is %dx%d: boxes are pixels of each "
+                            "frame, so the tracked box will jump; are these frames of one video?", index + 1,
+                            self.num_frames, path.name, size[0], size[1], first_size[0], first_size[1])
+                first_size = size          # one warning per change, not one per frame
+            yield frame
 
 
 class VideoCaptureSource(FrameSource):

@@ -86,8 +86,12 @@ def parse_boxes(box) -> Tuple[np.ndarray, bool]:
     return arr, single
 
 
+MAX_BOX_TO_FRAME = 4.0  # an initial box may exceed the frame (a target partly outside), not by more than this
+
+
 def check_box(box: Sequence[float], width: int, height: int, name: str = "box") -> None:
-    """Raise ValueError unless box (x, y, w, h pixels) is finite, has positive size and overlaps the frame."""
+    """Raise ValueError unless box (x, y, w, h pixels) is finite, has positive size, overlaps the frame and is at
+    most MAX_BOX_TO_FRAME times the frame's width and height."""
     x, y, w, h = (float(v) for v in box)
     text = f"{name} ({x:g}, {y:g}, {w:g}, {h:g})"
     if not all(math.isfinite(v) for v in (x, y, w, h)):
@@ -96,6 +100,9 @@ def check_box(box: Sequence[float], width: int, height: int, name: str = "box") 
         raise ValueError(f"{text} has a non-positive size: width and height must be > 0 pixels")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(f"{text} lies entirely outside the {width}x{height} frame")
+    if w > MAX_BOX_TO_FRAME * width or h > MAX_BOX_TO_FRAME * height:
+        raise ValueError(f"{text} is far larger than the {width}x{height} frame (at most {MAX_BOX_TO_FRAME:g} times "
+                         f"its width and height)")
 
 
 class Tracker:
