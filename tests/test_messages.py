@@ -53,3 +53,21 @@ def test_interrupted_training_says_where_to_resume_from(tmp_path, capsys, monkey
     assert code == 130
     assert f"interrupted: the last checkpoint is {out / 'checkpoints' / 'last.pth'}; run the same command with " \
            f"--resume" in err
+
+
+def test_a_failed_write_names_the_option(tmp_path, capsys):
+    import os
+    import stat
+
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here ({exc})")
+    from conftest import shared_path
+
+    root = shared_path("data", "sequences")
+    err = error_of(["compare", "--root", str(root), "--sequences", "otb-Crossing", "--tracker", "kcf", "--results",
+                    str(tmp_path / "r"), "--json", str(full), "--no-progress"], capsys)
+    assert f"--json: cannot write {full}: No space left on device" in err
+    assert stat.S_ISCHR(full.stat().st_mode)

@@ -36,7 +36,11 @@ class OutputPathError(OSError):
 
 class OutputWriteError(OSError):
     """Writing an output file failed (a full disk, no permission); the message names the file, not a temporary
-    one."""
+    one. ``requested``: the path the caller asked to write (before following symbolic links)."""
+
+    def __init__(self, message: str, requested: Union[str, os.PathLike, None] = None):
+        super().__init__(message)
+        self.requested = requested
 
 
 def output_target(path: PathLike) -> Path:
@@ -96,12 +100,13 @@ def atomic_write(path: PathLike, write_fn: Callable[[str], object]) -> None:
 
     A symbolic link is written through (its target is replaced, the link stays); a device, FIFO or socket
     (``/dev/null``, say) is written in place by ``write_fn(path)``, never replaced by a regular file."""
+    requested = path
     path = output_target(path)
     if is_special_file(path):
         try:
             write_fn(str(path))
         except OSError as exc:
-            raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}", requested) from None
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +114,7 @@ def atomic_write(path: PathLike, write_fn: Callable[[str], object]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=str(path.parent))
         os.close(fd)
     except OSError as exc:
-        raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}", requested) from None
     try:
         write_fn(tmp)
         make_readable(tmp)
@@ -119,7 +124,7 @@ def atomic_write(path: PathLike, write_fn: Callable[[str], object]) -> None:
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, OutputWriteError):
             # Name the file the user asked for, not the temporary one, and no bare "[Errno 28]".
-            raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}", requested) from None
         raise
 
 

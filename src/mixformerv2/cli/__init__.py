@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_prefix(args, exc: BaseException) -> str:
+    """'--json: ' when ``exc`` is a failed write of the file an option named, else ''."""
+    from ..files import OutputWriteError
+
+    requested = getattr(exc, "requested", None) if isinstance(exc, OutputWriteError) else None
+    if requested is None or str(exc).startswith("--"):
+        return ""
+    for key, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(v is not None and not isinstance(v, bool) and str(v) == str(requested) for v in values):
+            return f"--{key.replace('_', '-')}: "
+    return ""
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -67,5 +81,5 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError) as exc:  # includes CheckpointError and UsageError
         if os.environ.get("MIXFORMERV2_DEBUG"):
             raise
-        print(f"mixformerv2 {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mixformerv2 {args.command}: error: {_option_prefix(args, exc)}{exc}", file=sys.stderr)
         return 2
