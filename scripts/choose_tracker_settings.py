@@ -3,7 +3,7 @@
 
     python scripts/choose_tracker_settings.py runs/default/real_score/model.pth \
         --dataset sequences --root ../shared/data/real/val \
-        --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 25 200 [--json sweep.json]
+        --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 25 200 [--size-update-rate 1 0.5] [--json sweep.json]
 
 Tracks the dataset one-pass for every combination (``mixformerv2.evaluation.validation.track_and_score``, the
 library's tracking loop), prints the success AUC of each, and the best combination last, as options for
@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default=None)
     parser.add_argument("--search-factor", type=float, nargs="+", default=[4.0])
     parser.add_argument("--update-interval", type=int, nargs="+", default=[200])
+    parser.add_argument("--size-update-rate", type=float, nargs="+", default=[1.0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write every combination's scores")
     args = parser.parse_args(argv)
@@ -41,15 +42,15 @@ def main(argv=None) -> int:
     model = load_model(weights=args.weights)
     dataset = open_dataset(args.dataset, args.root, args.split)
     rows = []
-    for factor, interval in itertools.product(args.search_factor, args.update_interval):
-        scores = track_and_score(model, dataset, {"search_factor": factor, "update_interval": interval},
-                                 threads=args.threads)
-        rows.append({"search_factor": factor, "update_interval": interval, **scores.as_dict()})
-        print(f"search factor {factor:4.2f}, update interval {interval:4d}: AUC {scores.auc:.4f} "
-              f"({scores.sequences} sequences, {scores.fps or 0:.1f} FPS)", flush=True)
+    for factor, interval, rate in itertools.product(args.search_factor, args.update_interval, args.size_update_rate):
+        settings = {"search_factor": factor, "update_interval": interval, "size_update_rate": rate}
+        scores = track_and_score(model, dataset, settings, threads=args.threads)
+        rows.append({**settings, **scores.as_dict()})
+        print(f"search factor {factor:4.2f}, update interval {interval:4d}, size update rate {rate:4.2f}: "
+              f"AUC {scores.auc:.4f} ({scores.sequences} sequences, {scores.fps or 0:.1f} FPS)", flush=True)
     best = max(rows, key=lambda r: r["auc"])
     print(f"best on {dataset.name} at {args.root}: --search-factor {best['search_factor']} --update-interval "
-          f"{best['update_interval']} (AUC {best['auc']:.4f})")
+          f"{best['update_interval']} --size-update-rate {best['size_update_rate']} (AUC {best['auc']:.4f})")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps({"dataset": str(args.root), "rows": rows, "best": best}, indent=1))
     return 0

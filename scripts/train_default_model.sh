@@ -54,6 +54,6 @@ done
 "$PY" scripts/choose_tracker_settings.py runs/default/real_score/model.pth --dataset sequences \
     --root ../shared/data/real/val --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 200 \
     --json runs/default/tracker_settings.json | tee runs/default/tracker_settings.log
-best=$(tail -n 1 runs/default/tracker_settings.log | sed -E 's/.*(--search-factor [0-9.]+ --update-interval [0-9]+).*/\1/')
+best=$(tail -n 1 runs/default/tracker_settings.log | sed -E 's/.*(--search-factor [0-9.]+ --update-interval [0-9]+ --size-update-rate [0-9.]+).*/\1/')
 # shellcheck disable=SC2086
 "$PY" scripts/ship_default_model.py runs/default/real_score/model.pth --half $best

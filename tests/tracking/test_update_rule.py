@@ -94,3 +94,24 @@ def test_every_target_follows_the_rule_on_its_own_scores():
         assert len(results) == 2 and results[0].score == pytest.approx(1 - results[1].score, abs=1e-6)
     sources = [[source_frame(t) for t in online[:, 0]] for _, online in backend.encodings]
     assert sources == [[0, 0], [1, 2], [0, 3]]   # target 2: frame 3 scores 0.9, frame 4 only ties it
+
+
+def test_size_update_rate_moves_the_size_part_of_the_way():
+    """The backend predicts a box at the crop's centre twice as large as the target (search factor 5: the target is
+    0.2 of the crop, the prediction 0.4). Rate 1 (the official tracker) takes it; rate 0.25 moves a quarter of the
+    way each frame, with the centre where it was predicted."""
+    def sizes(rate):
+        backend = ScriptedBackend(CONFIG, [0.0] * 3, box=(0.5, 0.5, 0.4, 0.4))
+        tracker = Tracker(None, TrackerParams(search_factor=5.0, size_update_rate=rate), backend=backend)
+        tracker.init(frame(0), BOX)
+        return [tracker.update(frame(i)).box for i in range(1, 4)]
+
+    official = sizes(1.0)
+    assert official[0][2] == pytest.approx(40.0, abs=0.5)
+    smoothed = sizes(0.25)
+    assert smoothed[0][2] == pytest.approx(25.0, abs=0.5) and smoothed[0][3] == pytest.approx(25.0, abs=0.5)
+    for box in smoothed:
+        assert box[0] + box[2] / 2 == pytest.approx(100.0, abs=0.5)      # the predicted centre
+    assert smoothed[0][2] < smoothed[1][2] < smoothed[2][2] < official[2][2]
+    with pytest.raises(ValueError, match="size_update_rate"):
+        TrackerParams(size_update_rate=0.0)

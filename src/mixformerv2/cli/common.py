@@ -40,16 +40,20 @@ def model_argument(args: argparse.Namespace):
 
 
 def add_tracker_setting_arguments(parser: argparse.ArgumentParser) -> None:
-    """--search-factor, --update-interval, --online-templates: tracker settings over the benchmark's."""
+    """--search-factor, --update-interval, --online-templates, --size-update-rate: tracker settings over the
+    benchmark's."""
     parser.add_argument("--search-factor", type=float, help="override the search factor (crop side / target size)")
     parser.add_argument("--update-interval", type=int, help="override the online-template update interval (frames)")
     parser.add_argument("--online-templates", type=int, help="override the number of online templates")
+    parser.add_argument("--size-update-rate", type=float,
+                        help="not in the official tracker: move the box size only this fraction (0-1] of the way "
+                             "to the predicted size each frame (1 = the official tracker)")
 
 
 def tracker_setting_overrides(args: argparse.Namespace) -> Tuple[Tuple[str, object], ...]:
     """The TrackerParams values the options of ``add_tracker_setting_arguments`` set, as (name, value) pairs."""
     pairs = (("search_factor", args.search_factor), ("update_interval", args.update_interval),
-             ("online_templates", args.online_templates))
+             ("online_templates", args.online_templates), ("size_update_rate", args.size_update_rate))
     return tuple((name, value) for name, value in pairs if value is not None)
 
 

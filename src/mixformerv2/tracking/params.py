@@ -29,6 +29,10 @@ class TrackerParams:
     max_score_decay: the best score of the interval is multiplied by this every frame (official default 1.0).
     far_side_padding_quirk: True reproduces the official crop, which also zeroes the last image column/row
         when a crop passes the right/bottom border; False pads only outside the image.
+    size_update_rate: not in the official tracker (1.0 = it: the box is the prediction). With r < 1 the box
+        takes the predicted centre but moves its width and height only the fraction r of the way to the
+        predicted ones each frame (the size smoothing of Siamese trackers such as SiamRPN and NanoTrack),
+        which damps the drift of a model whose size estimates are noisy.
     """
 
     template_factor: float = 2.0
@@ -40,6 +44,7 @@ class TrackerParams:
     far_side_padding_quirk: bool = True
     template_size: Optional[int] = None
     search_size: Optional[int] = None
+    size_update_rate: float = 1.0
 
     def __post_init__(self) -> None:
         def fail(msg: str) -> None:
@@ -57,6 +62,9 @@ class TrackerParams:
             fail(f"score_threshold must be in [0, 1], got {self.score_threshold!r}")
         if not isinstance(self.max_score_decay, (int, float)) or not 0.0 <= self.max_score_decay <= 1.0:
             fail(f"max_score_decay must be in [0, 1], got {self.max_score_decay!r}")
+        rate = self.size_update_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
+            fail(f"size_update_rate must be in (0, 1], got {rate!r}")
         for name in ("template_size", "search_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

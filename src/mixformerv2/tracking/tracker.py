@@ -86,6 +86,16 @@ def parse_boxes(box) -> Tuple[np.ndarray, bool]:
     return arr, single
 
 
+def smooth_size(predicted: Box, previous: Box, rate: float) -> Box:
+    """The predicted box (x, y, w, h pixels) with its centre kept and its width and height moved only the fraction
+    ``rate`` of the way from ``previous``'s to its own."""
+    x, y, w, h = predicted
+    cx, cy = x + w / 2.0, y + h / 2.0
+    w = previous[2] + rate * (w - previous[2])
+    h = previous[3] + rate * (h - previous[3])
+    return (cx - w / 2.0, cy - h / 2.0, w, h)
+
+
 MAX_BOX_TO_FRAME = 4.0  # an initial box may exceed the frame (a target partly outside), not by more than this
 
 
@@ -211,7 +221,10 @@ class Tracker:
         t2 = time.perf_counter()
         scores = torch.sigmoid(torch.from_numpy(np.asarray(pred_logits, dtype=np.float32))).tolist()
         for target, window, pred, score in zip(self._targets, windows, pred_boxes, scores):
-            target.box = clip_box(map_box_back(pred, target.box, p.search_size, window.resize_factor), height, width)
+            box = map_box_back(pred, target.box, p.search_size, window.resize_factor)
+            if p.size_update_rate < 1.0:
+                box = smooth_size(box, target.box, p.size_update_rate)
+            target.box = clip_box(box, height, width)
             target.max_score = target.max_score * p.max_score_decay
             if score > p.score_threshold and score > target.max_score:
                 target.candidate = self._template_crop(frame, target.box)
