@@ -3,14 +3,16 @@
 # Run from the repository root after scripts/bootstrap.sh, with ../shared beside the repository (the real
 # annotated sequences in ../shared/data/real and NanoTrack in ../shared/models/nanotrack).
 #
-#   bash scripts/train_default_model.sh                    # the real-data stages from the stored synthetic student
-#   FROM_SCRATCH=1 bash scripts/train_default_model.sh     # every stage, the synthetic ones first
-#   STAGES="real_score" bash scripts/train_default_model.sh   # only some stages (resumes a stage already begun)
+#   bash scripts/train_default_model.sh                    # the last stages, from the stored 64/128 real-data model
+#   FROM_SCRATCH=1 bash scripts/train_default_model.sh     # every stage, the synthetic ones first (about 5.5 h)
+#   STAGES="real_conv_stem_score" bash scripts/train_default_model.sh   # some stages (resumes a stage begun)
 #
 # Stages (configs/default/): teacher -> dense_to_sparse -> score train the synthetic-data student (3.4 h on
-# 2 cores; its result is stored as checkpoints/default/synthetic_student.safetensors so that the real-data
-# stages can start from it); real_dense_to_sparse fine-tunes it on real video with NanoTrack as the teacher and
-# keeps the epoch with the best tracking AUC on the real validation split; real_score retrains the score head.
+# 2 cores; stored as checkpoints/default/synthetic_student.safetensors); real_dense_to_sparse fine-tunes it on
+# real video with NanoTrack as the teacher (1 h; stored as checkpoints/default/real_student_64_128.safetensors);
+# real_conv_stem gives that model NanoTrack V3's trained MobileNetV3 backbone as its patch embedding, at crops
+# 112/224, and trains it on real video with NanoTrack as the teacher (about 1 h), keeping the epoch with the
+# best tracking AUC on the real validation split; real_conv_stem_score retrains the score head (a few minutes).
 #
 # The photos of the synthetic data: scikit-image's bundled photos plus the wallpapers of these Debian packages
 # (the "system" photo source reads /usr/share/backgrounds and /usr/share/wallpapers). Without them training
@@ -20,9 +22,9 @@ cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
 if [ "${FROM_SCRATCH:-0}" = "1" ]; then
-    STAGES=${STAGES:-"teacher dense_to_sparse score real_dense_to_sparse real_score"}
+    STAGES=${STAGES:-"teacher dense_to_sparse score real_dense_to_sparse real_conv_stem real_conv_stem_score"}
 else
-    STAGES=${STAGES:-"real_dense_to_sparse real_score"}
+    STAGES=${STAGES:-"real_conv_stem real_conv_stem_score"}
 fi
 WALLPAPERS="gnome-backgrounds mate-backgrounds ukui-wallpapers sway-backgrounds lomiri-wallpapers plasma-workspace-wallpapers"
 
@@ -46,14 +48,18 @@ for stage in $STAGES; do
     if [ "$stage" = real_dense_to_sparse ] && [ "${FROM_SCRATCH:-0}" = "1" ]; then
         extra+=("init.weights=runs/default/score/model.pth")
     fi
+    if [ "$stage" = real_conv_stem ] && [ "${FROM_SCRATCH:-0}" = "1" ]; then
+        extra+=("init.weights=runs/default/real_dense_to_sparse/model_best.pth")
+    fi
     mkdir -p "$out"
     "$PY" -m mixformerv2 train "configs/default/$stage.yaml" "${extra[@]}" --no-progress 2>&1 | tee -a "$out.log"
 done
 
 # Tracker settings chosen on the real validation split (DAVIS-2016 val), never on ../shared/data/sequences:
-"$PY" scripts/choose_tracker_settings.py runs/default/real_score/model.pth --dataset sequences \
+"$PY" scripts/choose_tracker_settings.py runs/default/real_conv_stem_score/model.pth --dataset sequences \
     --root ../shared/data/real/val --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 200 \
+    --size-update-rate 1.0 0.5 0.3 \
     --json runs/default/tracker_settings.json | tee runs/default/tracker_settings.log
 best=$(tail -n 1 runs/default/tracker_settings.log | sed -E 's/.*(--search-factor [0-9.]+ --update-interval [0-9]+ --size-update-rate [0-9.]+).*/\1/')
 # shellcheck disable=SC2086
-"$PY" scripts/ship_default_model.py runs/default/real_score/model.pth --half $best
+"$PY" scripts/ship_default_model.py runs/default/real_conv_stem_score/model.pth --half $best

@@ -32,6 +32,9 @@ def run(args) -> int:
     print(f"model: {model_name(model) or 'custom'}  ({c.depth} blocks, embed {c.embed_dim}, {c.num_heads} heads, "
           f"MLP {c.mlp_hidden_dim}, template {c.template_size}px, search {c.search_size}px, "
           f"{'bins ' + str(c.num_bins) if c.head == 'tokens' else 'corner head ' + str(c.corner_map_size) + '^2'})")
+    if c.patch_embed != "linear":
+        print("patch embedding: MobileNetV3 stem of stride 16 (NanoTrack V3's backbone architecture) + 1x1 "
+              "projection; not in the published model")
     print(f"tokens: {tokens['template']} template + {tokens['search']} search + {tokens['prediction']} prediction "
           f"= {sum(tokens.values())}")
     print("parameters (sin-cos tables included):")

@@ -41,7 +41,7 @@ class TrackingScores:
 
 
 def track_and_score(model: nn.Module, dataset: Dataset, params: Optional[Mapping[str, Any]] = None,
-                    max_sequences: int = 0, threads: Optional[int] = None) -> TrackingScores:
+                    max_sequences: int = 0, threads: Optional[int] = None, backend: str = "torch") -> TrackingScores:
     """Track every sequence of ``dataset`` (the first ``max_sequences`` when > 0) from its first box with
     ``model`` (in eval mode for the run; its training mode is restored) and the tracker settings for it
     (its card's or its architecture's, ``params`` on top), and score the boxes under the dataset's convention."""
