@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--update-interval", type=int, nargs="+", default=[200])
     parser.add_argument("--size-update-rate", type=float, nargs="+", default=[1.0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", default="torch", help="tracker backend (onnx is faster for conv-stem models)")
     parser.add_argument("--json", type=Path, help="also write every combination's scores")
     args = parser.parse_args(argv)
 
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     rows = []
     for factor, interval, rate in itertools.product(args.search_factor, args.update_interval, args.size_update_rate):
         settings = {"search_factor": factor, "update_interval": interval, "size_update_rate": rate}
-        scores = track_and_score(model, dataset, settings, threads=args.threads)
+        scores = track_and_score(model, dataset, settings, threads=args.threads, backend=args.backend)
         rows.append({**settings, **scores.as_dict()})
         print(f"search factor {factor:4.2f}, update interval {interval:4d}, size update rate {rate:4.2f}: "
               f"AUC {scores.auc:.4f} ({scores.sequences} sequences, {scores.fps or 0:.1f} FPS)", flush=True)

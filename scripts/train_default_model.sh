@@ -58,7 +58,7 @@ done
 # Tracker settings chosen on the real validation split (DAVIS-2016 val), never on ../shared/data/sequences:
 "$PY" scripts/choose_tracker_settings.py runs/default/real_conv_stem_score/model.pth --dataset sequences \
     --root ../shared/data/real/val --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 200 \
-    --size-update-rate 1.0 0.5 0.3 \
+    --size-update-rate 1.0 0.5 0.3 --backend onnx \
     --json runs/default/tracker_settings.json | tee runs/default/tracker_settings.log
 best=$(tail -n 1 runs/default/tracker_settings.log | sed -E 's/.*(--search-factor [0-9.]+ --update-interval [0-9]+ --size-update-rate [0-9.]+).*/\1/')
 # shellcheck disable=SC2086

@@ -44,7 +44,8 @@ def track_and_score(model: nn.Module, dataset: Dataset, params: Optional[Mapping
                     max_sequences: int = 0, threads: Optional[int] = None, backend: str = "torch") -> TrackingScores:
     """Track every sequence of ``dataset`` (the first ``max_sequences`` when > 0) from its first box with
     ``model`` (in eval mode for the run; its training mode is restored) and the tracker settings for it
-    (its card's or its architecture's, ``params`` on top), and score the boxes under the dataset's convention."""
+    (its card's or its architecture's, ``params`` on top), and score the boxes under the dataset's convention.
+    ``backend``: the tracker backend (an ONNX one exports the model first; its boxes agree with torch's)."""
     from ..tracking import Tracker, params_for_model
 
     sequences = list(dataset.sequences)
@@ -59,7 +60,7 @@ def track_and_score(model: nn.Module, dataset: Dataset, params: Optional[Mapping
     model.eval()
     start = time.perf_counter()
     try:
-        tracker = Tracker(model, tracker_params, backend="torch", threads=threads)
+        tracker = Tracker(model, tracker_params, backend=backend, threads=threads)
         results, step_seconds, frames = [], 0.0, 0
         for seq in sequences:
             boxes, times = track_sequence(tracker, seq)
