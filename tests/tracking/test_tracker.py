@@ -311,3 +311,25 @@ def test_backend_registry(tiny_model):
         register_backend("test-copy", lambda model, threads=None: None)
     with pytest.raises(ValueError, match="unknown backend"):
         Tracker(tiny_model, backend="nope")
+
+
+def test_bfloat16_backend_agrees_with_float32(tiny_model):
+    """torch-bf16 runs the network under bfloat16 autocast; the softmax and expectation stay float32, so the
+    boxes agree with float32 to a small fraction of the crop."""
+    import numpy as np
+
+    from mixformerv2.tracking.backends import available_backends, create_backend
+
+    assert "torch-bf16" in available_backends()
+    c = tiny_model.config
+    rng = np.random.default_rng(0)
+    template = rng.standard_normal((2, 3, c.template_size, c.template_size)).astype(np.float32)
+    online = rng.standard_normal((2, 1, 3, c.template_size, c.template_size)).astype(np.float32)
+    search = rng.standard_normal((2, 3, c.search_size, c.search_size)).astype(np.float32)
+    out = {}
+    for name in ("torch", "torch-bf16"):
+        backend = create_backend(name, tiny_model, threads=1)
+        out[name] = backend.search(backend.encode(template, online), search)
+    assert out["torch-bf16"][0].dtype == np.float32
+    assert np.abs(out["torch-bf16"][0] - out["torch"][0]).max() < 0.02
+    assert np.abs(out["torch-bf16"][1] - out["torch"][1]).max() < 0.1

@@ -13,7 +13,7 @@ import numpy as np
 from ..files import atomic_write
 from .common import add_model_arguments, model_from_args
 
-DEFAULT_BACKENDS = ("torch-full", "torch", "onnx", "onnx-int8")
+DEFAULT_BACKENDS = ("torch-full", "torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
                                    "report the per-frame tracker step: median and 90th percentile in ms, FPS, GMACs "
                                    "per frame, achieved GFLOP/s and its fraction of a float32 matrix-multiply peak "
                                    "measured by this command, the speed-up against torch-full, and the per-frame IoU "
-                                   "of each backend's boxes against its reference (float32 backends against torch, "
+                                   "of each backend's boxes against its reference (float32 and bfloat16 backends against torch, "
                                    "onnx-int8 against onnx). Without --source the frames are the demo's sample clip.")
     add_model_arguments(p)
     p.add_argument("--backend", nargs="+", default=list(DEFAULT_BACKENDS), metavar="NAME",

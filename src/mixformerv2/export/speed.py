@@ -27,7 +27,7 @@ from ..tracking.backends import check_threads
 REFERENCE_BACKEND = "torch-full"
 # Which backend each backend's boxes are compared with: float32 backends with the cached PyTorch tracker,
 # int8 with the float32 ONNX tracker.
-ACCURACY_REFERENCE = {"torch-full": "torch", "onnx": "torch", "onnx-int8": "onnx"}
+ACCURACY_REFERENCE = {"torch-full": "torch", "torch-bf16": "torch", "onnx": "torch", "onnx-int8": "onnx"}
 
 
 def measure_matmul_peak(threads: int, size: int = 1024, repeats: int = 12) -> float:

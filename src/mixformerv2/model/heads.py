@@ -46,8 +46,11 @@ class TokenBoxHead(nn.Module):
         logits = tokens
         for layer in self.layers:
             logits = layer(logits)
-        probs = logits.softmax(dim=-1)
-        sides = probs @ self.bin_positions  # (B, 4) in order l, r, t, b
+        # The softmax and the expectation over bins stay in float32 under autocast (a bfloat16 tracker).
+        with torch.autocast(logits.device.type, enabled=False):
+            logits = logits.float()
+            probs = logits.softmax(dim=-1)
+            sides = probs @ self.bin_positions  # (B, 4) in order l, r, t, b
         l, r, t, b = sides.unbind(-1)
         out = {"pred_boxes": box_xyxy_to_cxcywh(torch.stack([l, t, r, b], dim=-1)).unsqueeze(1)}
         per_side = logits if return_logits else probs

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 
 import abc
+import contextlib
 import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -97,12 +98,16 @@ class TorchBackend(TrackerBackend):
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device, self.dtype)
 
+    def _precision(self):
+        """The context the network runs in (float32: none)."""
+        return contextlib.nullcontext()
+
     def encode(self, template: np.ndarray, online: np.ndarray) -> TemplateCache:
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             return self.model.encode_templates(self._tensor(template), self._tensor(online))
 
     def search(self, cache: TemplateCache, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             out = self.model.forward_search(self._tensor(search), cache)
             return _outputs(out)
 
@@ -115,11 +120,22 @@ class TorchBackend(TrackerBackend):
         if cache.num_tokens != self.config.num_template_tokens * (1 + online.shape[1]) or \
                 len(index) == template.shape[0]:
             return self.encode(template, online)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precision():
             fresh = self.model.encode_templates(self._tensor(template[index]), self._tensor(online[index]))
             at = torch.as_tensor(index, dtype=torch.long, device=cache.keys.device)
             return TemplateCache(cache.keys.index_copy(1, at, fresh.keys), cache.values.index_copy(1, at, fresh.values),
                                  cache.tokens.index_copy(1, at, fresh.tokens))
+
+
+class TorchBf16Backend(TorchBackend):
+    """PyTorch with cached templates, the network under bfloat16 autocast: matrix products and convolutions in
+    bfloat16 (oneDNN uses AVX-512 BF16 or AMX where the CPU has them), layer norms, the softmax and the
+    expectation over bins in float32. The template cache is kept in bfloat16."""
+
+    name = "torch-bf16"
+
+    def _precision(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
 
 class TorchFullBackend(TorchBackend):
@@ -162,7 +178,8 @@ def _outputs(out: Dict[str, torch.Tensor]) -> Tuple[np.ndarray, np.ndarray]:
 
 
 BackendFactory = Callable[..., TrackerBackend]
-_REGISTRY: Dict[str, BackendFactory] = {"torch": TorchBackend, "torch-full": TorchFullBackend}
+_REGISTRY: Dict[str, BackendFactory] = {"torch": TorchBackend, "torch-bf16": TorchBf16Backend,
+                                        "torch-full": TorchFullBackend}
 _plugins_loaded = False
 
 
