@@ -25,6 +25,9 @@ def pytest_configure(config) -> None:
     import tempfile
 
     os.environ.setdefault("MIXFORMERV2_CACHE", tempfile.mkdtemp(prefix="mixformerv2-test-cache-"))
+    # --backend auto measures every backend once per model; the tests of other things use torch (tests of auto
+    # pass --backend auto).
+    os.environ.setdefault("MIXFORMERV2_BACKEND", "torch")
 
 
 # The default model: tests never depend on whether trained weights are installed in the package.

@@ -21,7 +21,8 @@ def register(sub) -> None:
                        description="Track the same frames with every backend (taking turns in chunks of frames, so "
                                    "that other load on the machine falls on all of them), after a warm-up, and "
                                    "report the per-frame tracker step: median and 90th percentile in ms, FPS, GMACs "
-                                   "per frame, achieved GFLOP/s and its fraction of a float32 matrix-multiply peak "
+                                   "per frame, achieved GFLOP/s and its fraction of the matrix-multiply peak of its number format (float32, "
+                                   "bfloat16 or int8) "
                                    "measured by this command, the speed-up against torch-full, and the per-frame IoU "
                                    "of each backend's boxes against its reference (float32 and bfloat16 backends against torch, "
                                    "onnx-int8 against onnx). Without --source the frames are the demo's sample clip.")
@@ -141,11 +142,17 @@ def run(args) -> int:
     return 0
 
 
+def _percent(fraction) -> str:
+    return f"{'-':>8}" if fraction is None else f"{100 * fraction:7.0f}%"
+
+
 def format_report(report: dict) -> str:
-    lines = [f"model {report['model']}, {report['threads']} threads, {report['frames']} timed frames per backend "
+    peaks = report.get("peaks_gflops", {"float32": report["peak_gflops"]})
+    lines = [f"CPU {report.get('cpu') or '?'}: {report.get('isa', '?')}",
+             f"model {report['model']}, {report['threads']} threads, {report['frames']} timed frames per backend "
              f"after {report['warmup']} warm-up ({report.get('source', '')}, weights {report.get('weights', '?')}); "
-             f"float32 matmul peak "
-             f"{report['peak_gflops']:.1f} GFLOP/s; load average {report['load_average']['before'][0]:.2f} before, "
+             "matrix-product peaks " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()) + " GFLOP/s (int8: GOP/s); "
+             f"load average {report['load_average']['before'][0]:.2f} before, "
              f"{report['load_average']['after'][0]:.2f} after",
              f"{'backend':<11} {'median ms':>9} {'p90 ms':>8} {'FPS':>7} {'GMACs':>6} {'GFLOP/s':>8} {'of peak':>8} "
              f"{'speed-up':>8}  boxes vs reference (IoU mean / min)"]
@@ -153,5 +160,5 @@ def format_report(report: dict) -> str:
         iou = f"{e['iou_vs']}: {e['mean_iou']:.4f} / {e['min_iou']:.4f}" if "iou_vs" in e else ""
         speedup = f"{e['speedup_vs_torch_full']:.2f}x" if e["speedup_vs_torch_full"] else "-"
         lines.append(f"{name:<11} {e['median_ms']:9.1f} {e['p90_ms']:8.1f} {e['fps']:7.1f} {e['gmacs_per_frame']:6.2f} "
-                     f"{e['gflops']:8.1f} {100 * e['fraction_of_peak']:7.0f}% {speedup:>8}  {iou}")
+                     f"{e['gflops']:8.1f} {_percent(e.get('fraction_of_peak'))} {speedup:>8}  {iou}")
     return "\n".join(lines)

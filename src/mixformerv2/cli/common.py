@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Tuple
+import os
+from typing import Optional, Tuple
 from pathlib import Path
 
 import torch
@@ -74,5 +75,29 @@ def check_tracking_options(args) -> None:
     backends = getattr(args, "backend", None)
     for name in ([backends] if isinstance(backends, str) else backends or []):
         for part in str(name).split(","):
-            if part:
+            if part and part != AUTO_BACKEND:
                 check_backend_name(part, "--backend")
+
+
+AUTO_BACKEND = "auto"
+# The default --backend of track, demo, eval and compare ($MIXFORMERV2_BACKEND overrides it, e.g. "torch").
+DEFAULT_BACKEND = os.environ.get("MIXFORMERV2_BACKEND", AUTO_BACKEND)
+BACKEND_HELP = ("network backend: auto (default: the fastest backend whose boxes agree with float32 on this "
+                "machine for this model, measured once and cached), torch (cached templates), torch-bf16, "
+                "torch-full (the official full forward), onnx, onnx-int8; $MIXFORMERV2_BACKEND sets the default")
+
+
+def resolve_backend(args, model, threads: Optional[int]) -> str:
+    """``args.backend``, or for "auto" the backend ``export.auto.choose_backend`` picks for ``model`` on
+    ``threads`` threads (None: torch's current count); the choice and its reasons go to stderr, and
+    ``args.backend`` is set to it."""
+    if args.backend != AUTO_BACKEND:
+        return args.backend
+    import sys
+
+    from ..export.auto import choose_backend
+
+    choice = choose_backend(model, threads if threads is not None else torch.get_num_threads())
+    print(choice.explain(), file=sys.stderr)
+    args.backend = choice.backend
+    return choice.backend

@@ -1,9 +1,11 @@
 """`mixformerv2 compare`: several trackers (MixFormerV2, OpenCV's CSRT, KCF, ...) side by side on one dataset."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .common import add_model_arguments, add_tracker_setting_arguments, check_tracking_options
+from .common import (AUTO_BACKEND, BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, add_tracker_setting_arguments,
+                     check_tracking_options, resolve_backend)
 from .evaluate import add_tracker_argument
 from .score import add_dataset_arguments
 
@@ -17,7 +19,7 @@ def register(sub) -> None:
     add_dataset_arguments(p, "dataset split (as for eval)", default_dataset="sequences")
     add_tracker_argument(p, repeat=True)
     add_model_arguments(p, prefix="for --tracker mixformerv2: ")
-    p.add_argument("--backend", default="torch", help="for --tracker mixformerv2: the backend (default torch)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, help="for --tracker mixformerv2: the " + BACKEND_HELP)
     add_tracker_setting_arguments(p)
     p.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV threads for every tracker (default: all cores)")
@@ -54,6 +56,11 @@ def run(args) -> int:
     weights = str(args.weights) if args.weights else None
     overrides = tracker_setting_overrides(args)
     check_nanotrack_option(args, trackers)
+    if MIXFORMER_TRACKER in trackers and args.backend == AUTO_BACKEND:
+        from ..evaluation.runner import TrackerSpec as Spec, load_tracker_model
+
+        network = load_tracker_model(Spec(model, weights, "torch", args.threads, MIXFORMER_TRACKER, overrides))
+        resolve_backend(args, network, args.threads or os.cpu_count() or 1)
     specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else (),
                          nanotrack_dir(args)) for t in trackers]
     comparison = run_comparison(dataset, specs, args.results, threads=args.threads, overwrite=args.overwrite,

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 
 from ..files import atomic_write
-from .common import add_model_arguments, check_tracking_options
+from .common import BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, check_tracking_options, resolve_backend
 
 OUTPUTS = {"clip": "clip.mp4", "groundtruth": "groundtruth.txt", "clip_info": "clip.json", "boxes": "boxes.txt",
            "video": "tracked.mp4", "summary": "summary.json"}
@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=CLIP_SEED,
                    help=f"clip seed (default {CLIP_SEED}; another seed makes another clip)")
     add_model_arguments(p)
-    p.add_argument("--backend", default="torch", help="tracker backend (default torch)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the network (default 1: a small model gains little from more, and one "
                         "thread is not slowed down by other load on the machine)")
@@ -87,6 +87,7 @@ def run(args) -> int:
     # Tracking: what `mixformerv2 track clip.mp4 --box ... --out boxes.txt --video tracked.mp4` does, from the
     # first ground-truth box.
     network = load_model(model, args.weights)
+    resolve_backend(args, network, args.threads)
     tracker = Tracker(network, params_for_model(network), backend=args.backend, threads=args.threads)
     with open_source(paths["clip"]) as source:
         tracked = track_source(source, tracker, [clip.boxes[0]], boxes_out=paths["boxes"], video_out=paths["video"])

@@ -2,9 +2,11 @@
 parallel), then score or package it."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .common import add_model_arguments, add_tracker_setting_arguments, check_tracking_options
+from .common import (AUTO_BACKEND, BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, add_tracker_setting_arguments,
+                     check_tracking_options, resolve_backend)
 from .score import add_dataset_arguments, open_selected
 
 
@@ -20,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel processes (default 1)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch and OpenCV threads per process (default: cores / workers)")
-    p.add_argument("--backend", default="torch", help="tracker backend (default torch)")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
     add_tracker_setting_arguments(p)
     p.add_argument("--package", type=Path, default=None, metavar="ZIP",
                    help="GOT-10k / TrackingNet test: write the evaluation server's zip when all sequences are done")
@@ -50,7 +52,7 @@ def check_mixformer_options(args, tracker: str) -> None:
     """UsageError when model options are given for an OpenCV tracker only."""
     from ..cli import UsageError
 
-    options = (("--model", args.model, None), ("--weights", args.weights, None), ("--backend", args.backend, "torch"),
+    options = (("--model", args.model, None), ("--weights", args.weights, None), ("--backend", args.backend, DEFAULT_BACKEND),
                ("--search-factor", args.search_factor, None), ("--update-interval", args.update_interval, None),
                ("--online-templates", args.online_templates, None))
     given = [flag for flag, value, default in options if value != default]
@@ -96,6 +98,11 @@ def run(args) -> int:
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
                                tracker, tracker_setting_overrides(args), nanotrack_dir(args))
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
+    if network is not None and args.backend == AUTO_BACKEND:
+        import dataclasses
+
+        threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+        tracker_spec = dataclasses.replace(tracker_spec, backend=resolve_backend(args, network, threads))
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = track_dataset(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
                             progress=not args.no_progress, model=network, overwrite=args.overwrite)

@@ -27,6 +27,9 @@ from ..tracking.backends import check_threads
 REFERENCE_BACKEND = "torch-full"
 # Which backend each backend's boxes are compared with: float32 backends with the cached PyTorch tracker,
 # int8 with the float32 ONNX tracker.
+# The number format each backend computes its matrix products in (its achieved GFLOP/s is set against the
+# matrix-product peak of that format).
+PRECISION = {"torch-bf16": "bfloat16", "onnx-int8": "int8"}
 ACCURACY_REFERENCE = {"torch-full": "torch", "torch-bf16": "torch", "onnx": "torch", "onnx-int8": "onnx"}
 
 
@@ -58,7 +61,7 @@ class BackendRun:
     seconds: List[float] = field(default_factory=list)
     boxes: List[Sequence[float]] = field(default_factory=list)
 
-    def summary(self, reference_ms: Optional[float], peak_gflops: float) -> Dict[str, float]:
+    def summary(self, reference_ms: Optional[float], peak_gflops: float, precision: str = "float32") -> Dict[str, float]:
         ms = 1e3 * np.asarray(self.seconds)
         median = float(np.median(ms))
         gflops = 2.0 * self.gmacs / (median / 1e3)  # GFLOP per frame / seconds per frame
@@ -66,7 +69,8 @@ class BackendRun:
                 "fps": round(1e3 / median, 2),
                 "speedup_vs_torch_full": round(reference_ms / median, 3) if reference_ms else None,
                 "gmacs_per_frame": round(self.gmacs, 3), "gflops": round(gflops, 1),
-                "fraction_of_peak": round(gflops / peak_gflops, 3)}
+                "precision": precision, "fraction_of_peak": round(gflops / peak_gflops, 3)
+                if peak_gflops and math.isfinite(peak_gflops) else None}
 
 
 def frame_order(num_frames: int, needed: int) -> List[int]:
@@ -96,7 +100,12 @@ def measure_speed(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
     names = list(dict.fromkeys(backends))
     if REFERENCE_BACKEND not in names:
         names.insert(0, REFERENCE_BACKEND)
+    from .cpu import cpu_features, isa_summary, matmul_peak
+
     peak = peak_gflops if peak_gflops is not None else measure_matmul_peak(threads)
+    peaks = {"float32": peak}
+    for fmt in sorted({PRECISION[n] for n in names if n in PRECISION}):
+        peaks[fmt] = matmul_peak(fmt, threads)
     k = (params.online_templates if params is not None else 1)
     macs = mac_counts(model, k)
     load_before = os.getloadavg()
@@ -125,7 +134,8 @@ def measure_speed(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
     reference_ms = float(np.median(runs[REFERENCE_BACKEND].seconds)) * 1e3
     report_backends = {}
     for name, run in runs.items():
-        entry = run.summary(reference_ms, peak)
+        fmt = PRECISION.get(name, "float32")
+        entry = run.summary(reference_ms, peaks[fmt], fmt)
         ref = ACCURACY_REFERENCE.get(name)
         if ref in runs:
             ious = iou(np.asarray(run.boxes), np.asarray(runs[ref].boxes))
@@ -133,7 +143,8 @@ def measure_speed(model: MixFormerV2, backends: Sequence[str], frames: Sequence[
                           "min_iou": round(float(np.min(ious)), 4)})
         report_backends[name] = entry
     return {"model": _model_name(model), "threads": threads, "frames": len(timed), "warmup": warmup,
-            "peak_gflops": round(peak, 1), "backends": report_backends,
+            "peak_gflops": round(peak, 1), "peaks_gflops": {k: round(v, 1) for k, v in peaks.items()},
+            "cpu": cpu_features().get("model_name", ""), "isa": isa_summary(), "backends": report_backends,
             "load_average": {"before": [round(v, 2) for v in load_before],
                              "after": [round(v, 2) for v in os.getloadavg()]}}
 
