@@ -70,7 +70,7 @@ def check_tracking_options(args) -> None:
                              f".safetensors)")
         if not Path(weights).is_file():
             raise FileNotFoundError(f"--weights {weights} does not exist")
-    if getattr(args, "threads", None) is not None:
+    if getattr(args, "threads", None) not in (None, AUTO_THREADS):
         check_threads(args.threads, "--threads")
     backends = getattr(args, "backend", None)
     for name in ([backends] if isinstance(backends, str) else backends or []):
@@ -80,6 +80,36 @@ def check_tracking_options(args) -> None:
 
 
 AUTO_BACKEND = "auto"
+AUTO_THREADS = "auto"
+THREADS_HELP = ("CPU threads for the network: a number, or auto (default: the cores that other work leaves free, "
+                "from the load average; one thread when the cores are busy)")
+
+
+def threads_argument(value: str):
+    """argparse type of --threads: "auto" or a whole number (checked later, with the option's name)."""
+    if value.strip().lower() == AUTO_THREADS:
+        return AUTO_THREADS
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or auto, got {value!r}") from None
+
+
+def resolve_threads(args, workers: int = 1) -> Optional[int]:
+    """``args.threads``, or for "auto" the count ``tracking.backends.auto_threads`` gives (shared by ``workers``
+    processes); the choice and its reason go to stderr, and ``args.threads`` is set to it."""
+    if getattr(args, "threads", None) != AUTO_THREADS:
+        return args.threads
+    import sys
+
+    from ..tracking.backends import auto_threads
+
+    threads, why = auto_threads()
+    per_worker = max(1, threads // max(1, workers))
+    print(f"threads auto: {per_worker}" + (f" per worker ({workers} workers)" if workers > 1 else "") + f" ({why})",
+          file=sys.stderr)
+    args.threads = per_worker
+    return per_worker
 # The default --backend of track, demo, eval and compare ($MIXFORMERV2_BACKEND overrides it, e.g. "torch").
 DEFAULT_BACKEND = os.environ.get("MIXFORMERV2_BACKEND", AUTO_BACKEND)
 BACKEND_HELP = ("network backend: auto (default: the fastest backend whose boxes agree with float32 on this "

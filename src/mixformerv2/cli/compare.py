@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import (AUTO_BACKEND, BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, add_tracker_setting_arguments,
-                     check_tracking_options, resolve_backend)
+from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
+                     add_tracker_setting_arguments, check_tracking_options, resolve_backend, resolve_threads,
+                     threads_argument)
 from .evaluate import add_tracker_argument
 from .score import add_dataset_arguments
 
@@ -21,8 +22,7 @@ def register(sub) -> None:
     add_model_arguments(p, prefix="for --tracker mixformerv2: ")
     p.add_argument("--backend", default=DEFAULT_BACKEND, help="for --tracker mixformerv2: the " + BACKEND_HELP)
     add_tracker_setting_arguments(p)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch and OpenCV threads for every tracker (default: all cores)")
+    p.add_argument("--threads", type=threads_argument, default=AUTO_THREADS, help=THREADS_HELP)
     p.add_argument("--results", type=Path, default=Path("runs/compare"), metavar="DIR",
                    help="results root: each tracker's files go to DIR/<tracker> (default runs/compare)")
     p.add_argument("--overwrite", action="store_true", help="track every sequence again, replacing earlier results")
@@ -43,6 +43,9 @@ def run(args) -> int:
     from .score import open_selected
 
     trackers = [canonical_tracker_name(t) for t in args.tracker]
+    twice = next((t for i, t in enumerate(trackers) if t in trackers[:i]), None)
+    if twice is not None:
+        raise UsageError(f"tracker {twice!r} is named twice")
     if MIXFORMER_TRACKER not in trackers:
         from .evaluate import check_mixformer_options
 
@@ -56,10 +59,13 @@ def run(args) -> int:
     weights = str(args.weights) if args.weights else None
     overrides = tracker_setting_overrides(args)
     check_nanotrack_option(args, trackers)
-    if MIXFORMER_TRACKER in trackers and args.backend == AUTO_BACKEND:
-        from ..evaluation.runner import TrackerSpec as Spec, load_tracker_model
+    network = None
+    if MIXFORMER_TRACKER in trackers:   # missing or wrong weights stop the run here
+        from ..evaluation.runner import load_tracker_model
 
-        network = load_tracker_model(Spec(model, weights, "torch", args.threads, MIXFORMER_TRACKER, overrides))
+        network = load_tracker_model(TrackerSpec(model, weights, "torch", None, MIXFORMER_TRACKER, overrides))
+    resolve_threads(args)
+    if network is not None and args.backend == AUTO_BACKEND:
         resolve_backend(args, network, args.threads or os.cpu_count() or 1)
     specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else (),
                          nanotrack_dir(args)) for t in trackers]

@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 
 from ..files import atomic_write
-from .common import BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, check_tracking_options, resolve_backend
+from .common import (AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
+                     check_tracking_options, resolve_backend, resolve_threads, threads_argument)
 
 OUTPUTS = {"clip": "clip.mp4", "groundtruth": "groundtruth.txt", "clip_info": "clip.json", "boxes": "boxes.txt",
            "video": "tracked.mp4", "summary": "summary.json"}
@@ -33,9 +34,7 @@ def register(sub) -> None:
                    help=f"clip seed (default {CLIP_SEED}; another seed makes another clip)")
     add_model_arguments(p)
     p.add_argument("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for the network (default 1: a small model gains little from more, and one "
-                        "thread is not slowed down by other load on the machine)")
+    p.add_argument("--threads", type=threads_argument, default=AUTO_THREADS, help=THREADS_HELP)
     p.set_defaults(func=run)
 
 
@@ -87,6 +86,7 @@ def run(args) -> int:
     # Tracking: what `mixformerv2 track clip.mp4 --box ... --out boxes.txt --video tracked.mp4` does, from the
     # first ground-truth box.
     network = load_model(model, args.weights)
+    resolve_threads(args)
     resolve_backend(args, network, args.threads)
     tracker = Tracker(network, params_for_model(network), backend=args.backend, threads=args.threads)
     with open_source(paths["clip"]) as source:

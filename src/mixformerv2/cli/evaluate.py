@@ -2,11 +2,13 @@
 parallel), then score or package it."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
-from .common import (AUTO_BACKEND, BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, add_tracker_setting_arguments,
-                     check_tracking_options, resolve_backend)
+from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
+                     add_tracker_setting_arguments, check_tracking_options, resolve_backend, resolve_threads,
+                     threads_argument)
 from .score import add_dataset_arguments, open_selected
 
 
@@ -20,8 +22,7 @@ def register(sub) -> None:
     p.add_argument("--results", required=True, type=Path, metavar="DIR",
                    help="folder for this tracker's result files (<seq>.txt, <seq>_time.txt)")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel processes (default 1)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch and OpenCV threads per process (default: cores / workers)")
+    p.add_argument("--threads", type=threads_argument, default=AUTO_THREADS, help=THREADS_HELP)
     p.add_argument("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
     add_tracker_setting_arguments(p)
     p.add_argument("--package", type=Path, default=None, metavar="ZIP",
@@ -98,9 +99,9 @@ def run(args) -> int:
     tracker_spec = TrackerSpec(model, str(args.weights) if args.weights else None, args.backend, args.threads,
                                tracker, tracker_setting_overrides(args), nanotrack_dir(args))
     network = load_tracker_model(tracker_spec)   # fails now, not in every worker, on missing or wrong weights
+    resolve_threads(args, workers=args.workers)
+    tracker_spec = dataclasses.replace(tracker_spec, threads=args.threads)
     if network is not None and args.backend == AUTO_BACKEND:
-        import dataclasses
-
         threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
         tracker_spec = dataclasses.replace(tracker_spec, backend=resolve_backend(args, network, threads))
     dataset_spec = DatasetSpec(name, str(args.root), split)

@@ -14,8 +14,9 @@ from ..tracking.annotate import FrameWindow, VIDEO_CODECS, VideoWriteError
 from ..tracking.params import BENCHMARKS
 from ..tracking.run import WARMUP_FRAMES, BoxesWriteError, TrackingRun, track_source
 from ..tracking.sources import open_source
-from .common import (AUTO_BACKEND, BACKEND_HELP, DEFAULT_BACKEND, add_model_arguments, add_tracker_setting_arguments,
-                     check_tracking_options, resolve_backend, tracker_setting_overrides)
+from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
+                     add_tracker_setting_arguments, check_tracking_options, resolve_backend, resolve_threads,
+                     threads_argument, tracker_setting_overrides)
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def add_track_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show", action="store_true", help="show the frames while tracking (q or Esc stops)")
     p.add_argument("--backend", default=DEFAULT_BACKEND, choices=[AUTO_BACKEND] + available_backends(),
                    help=BACKEND_HELP)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    p.add_argument("--threads", type=threads_argument, default=AUTO_THREADS, help=THREADS_HELP)
     p.add_argument("--benchmark-params", metavar="NAME", default="default",
                    help=f"official update interval and search factor of a benchmark ({', '.join(BENCHMARKS)}; "
                         f"default: default)")
@@ -114,6 +115,7 @@ def track(args) -> TrackingRun:
     source = open_source(args.source)
     try:
         model = load_model(read_model_argument(args.model) if args.model is not None else None, args.weights)
+        resolve_threads(args)
         resolve_backend(args, model, args.threads)
         tracker = Tracker(model, tracker_params(args, model), backend=args.backend, threads=args.threads)
         window = FrameWindow() if args.show else None
