@@ -10,7 +10,20 @@ from mixformerv2.train.config import ConfigError
 from train_helpers import CONFIGS, TINY, fast_overrides
 
 
-STAGE_FILES = [p for p in sorted(CONFIGS.glob("*.yaml")) + sorted(TINY.glob("*.yaml")) if not p.name.startswith("_")]
+STAGE_FILES = [p for p in sorted(CONFIGS.glob("*.yaml")) + sorted(TINY.glob("*.yaml"))
+               + sorted((CONFIGS / "default").glob("*.yaml"))
+               if not p.name.startswith("_") and p.name != "synthetic_test.yaml"]  # a dataset config
+
+
+def test_official_configs_train_the_published_model():
+    """The additions to the recipe are off in the official configs: no convolutional patch embedding."""
+    from mixformerv2.train.trainer import model_config_from
+
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        if not path.name.startswith("_"):
+            assert model_config_from(load_config(path).model).patch_embed == "linear", path.name
+    stem = load_config(CONFIGS / "default" / "real_conv_stem.yaml")
+    assert stem.model["patch_embed"] == "mobilenetv3" and stem.optim.stem_lr_mult == 0.0
 
 
 @pytest.mark.parametrize("path", STAGE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
