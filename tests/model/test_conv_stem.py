@@ -76,3 +76,12 @@ def test_conv_stem_model_round_trips_and_caches(tmp_path):
         assert torch.allclose(loaded(template, template, search)["pred_boxes"], full, atol=1e-6)
     # Without a stored config the stem is recognised from the weights.
     assert infer_config(model.state_dict()).patch_embed == "mobilenetv3"
+
+
+def test_info_names_the_convolutional_patch_embedding(tmp_path, capsys):
+    from mixformerv2.cli import main
+
+    save_checkpoint(build_model(SMALL), tmp_path / "m.safetensors")
+    assert main(["info", "--weights", str(tmp_path / "m.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "patch embedding: MobileNetV3 stem of stride 16" in out and "not in the published model" in out
