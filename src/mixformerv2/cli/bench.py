@@ -16,6 +16,13 @@ from .common import add_model_arguments, model_from_args
 DEFAULT_BACKENDS = ("torch-full", "torch", "torch-bf16", "onnx", "onnx-int8")
 
 
+def default_backends() -> List[str]:
+    """DEFAULT_BACKENDS, and openvino-bf16 when the openvino package is installed."""
+    import importlib.util
+
+    return list(DEFAULT_BACKENDS) + (["openvino-bf16"] if importlib.util.find_spec("openvino") else [])
+
+
 def register(sub) -> None:
     p = sub.add_parser("bench", help="speed of the tracker step per backend (median, p90, FPS, GFLOP/s, speed-up)",
                        description="Track the same frames with every backend (taking turns in chunks of frames, so "
@@ -27,8 +34,9 @@ def register(sub) -> None:
                                    "of each backend's boxes against its reference (float32 and bfloat16 backends against torch, "
                                    "onnx-int8 against onnx). Without --source the frames are the demo's sample clip.")
     add_model_arguments(p)
-    p.add_argument("--backend", nargs="+", default=list(DEFAULT_BACKENDS), metavar="NAME",
-                   help=f"backends to time (default: {' '.join(DEFAULT_BACKENDS)}; torch-full is always added "
+    p.add_argument("--backend", nargs="+", default=default_backends(), metavar="NAME",
+                   help=f"backends to time (default: {' '.join(DEFAULT_BACKENDS)}, and openvino-bf16 when "
+                        "openvino is installed; torch-full is always added "
                         "as the reference; names may also be comma-separated)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for every backend and the peak (default 2)")
     p.add_argument("--frames", type=int, default=100, help="timed frames per backend (default 100)")
@@ -154,11 +162,11 @@ def format_report(report: dict) -> str:
              "matrix-product peaks " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items()) + " GFLOP/s (int8: GOP/s); "
              f"load average {report['load_average']['before'][0]:.2f} before, "
              f"{report['load_average']['after'][0]:.2f} after",
-             f"{'backend':<11} {'median ms':>9} {'p90 ms':>8} {'FPS':>7} {'GMACs':>6} {'GFLOP/s':>8} {'of peak':>8} "
+             f"{'backend':<14} {'median ms':>9} {'p90 ms':>8} {'FPS':>7} {'GMACs':>6} {'GFLOP/s':>8} {'of peak':>8} "
              f"{'speed-up':>8}  boxes vs reference (IoU mean / min)"]
     for name, e in report["backends"].items():
         iou = f"{e['iou_vs']}: {e['mean_iou']:.4f} / {e['min_iou']:.4f}" if "iou_vs" in e else ""
         speedup = f"{e['speedup_vs_torch_full']:.2f}x" if e["speedup_vs_torch_full"] else "-"
-        lines.append(f"{name:<11} {e['median_ms']:9.1f} {e['p90_ms']:8.1f} {e['fps']:7.1f} {e['gmacs_per_frame']:6.2f} "
+        lines.append(f"{name:<14} {e['median_ms']:9.1f} {e['p90_ms']:8.1f} {e['fps']:7.1f} {e['gmacs_per_frame']:6.2f} "
                      f"{e['gflops']:8.1f} {_percent(e.get('fraction_of_peak'))} {speedup:>8}  {iou}")
     return "\n".join(lines)

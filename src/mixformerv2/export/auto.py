@@ -11,6 +11,7 @@ float32 reference) always qualifies, so ``auto`` is never slower than it by more
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import platform
@@ -65,11 +66,14 @@ class BackendChoice:
 
 def candidate_backends() -> List[str]:
     """The backends worth measuring on this CPU: float32 torch and ONNX Runtime, int8 ONNX Runtime, and
-    torch-bf16 where the CPU computes bfloat16 natively (AVX-512 BF16 or AMX)."""
+    torch-bf16 (and openvino-bf16, when openvino is installed) where the CPU computes bfloat16 natively
+    (AVX-512 BF16 or AMX)."""
     names = ["torch", "onnx", "onnx-int8"]
     features = cpu_features()
     if features.get("avx512_bf16") or features.get("amx_bf16"):
         names.insert(1, "torch-bf16")
+        if importlib.util.find_spec("openvino") is not None:
+            names.append("openvino-bf16")
     return names
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..model.config import ModelConfig
 from ..tracking.backends import TrackerBackend, register_backend, search_outputs
-from .runtime import OnnxTrackingGraphs
+from .runtime import OnnxTrackingGraphs, OpenVinoTrackingGraphs
 
 OnnxCache = Tuple[np.ndarray, np.ndarray]
 
@@ -35,13 +35,16 @@ class OnnxBackend(TrackerBackend):
             from .cache import cached_export
 
             export_dir = cached_export(model.eval(), int8=self.precision == "int8")
-        self.graphs = OnnxTrackingGraphs(export_dir, self.precision, threads)
+        self.graphs = self._graphs(export_dir, threads)
         # The tracker's own small torch operations (crop normalisation) then run on the calling thread:
         # idle torch (OpenMP) worker threads spin-wait after each operation and would take the cores from
         # ONNX Runtime (measured: +4.5 ms on a 47 ms MixFormerV2-S step with 2 threads on 2 cores).
         torch.set_num_threads(1)
         self.config = self.graphs.config
         self.export_dir = Path(export_dir)
+
+    def _graphs(self, export_dir: Path, threads: Optional[int]):
+        return OnnxTrackingGraphs(export_dir, self.precision, threads)
 
     def encode(self, template: np.ndarray, online: np.ndarray) -> OnnxCache:
         templates = np.concatenate([np.asarray(template, np.float32)[:, None], np.asarray(online, np.float32)], 1)
@@ -75,5 +78,19 @@ class OnnxInt8Backend(OnnxBackend):
     precision = "int8"
 
 
+class OpenVinoBf16Backend(OnnxBackend):
+    """OpenVINO on the CPU, the float32 export computed in bfloat16 (AVX-512 BF16 or AMX; OpenVINO keeps float32
+    where the CPU has neither), template keys/values cached like the ONNX backends. Needs ``pip install
+    openvino``. Measured on an AVX-512-BF16 CPU, 2 threads: the S search step 12.5 ms against 20.5 ms with ONNX
+    Runtime float32."""
+
+    name = "openvino-bf16"
+    precision = "float32"    # the exported graphs it compiles
+
+    def _graphs(self, export_dir: Path, threads: Optional[int]):
+        return OpenVinoTrackingGraphs(export_dir, threads, "bf16")
+
+
 register_backend(OnnxBackend.name, OnnxBackend, overwrite=True)
+register_backend(OpenVinoBf16Backend.name, OpenVinoBf16Backend, overwrite=True)
 register_backend(OnnxInt8Backend.name, OnnxInt8Backend, overwrite=True)

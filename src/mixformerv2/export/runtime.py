@@ -67,3 +67,44 @@ class OnnxTrackingGraphs:
         outputs = self.step.run(None, {"search": np.ascontiguousarray(search, dtype=np.float32),
                                        "keys": keys, "values": values})
         return dict(zip(self.output_names, outputs))
+
+
+class OpenVinoTrackingGraphs:
+    """The float32 graphs of an export directory compiled by OpenVINO for the CPU, computing in
+    ``inference_precision`` ("bf16": bfloat16 where the CPU has AVX-512 BF16 or AMX, else OpenVINO keeps float32;
+    "f32"). The same interface as OnnxTrackingGraphs. Needs the ``openvino`` package (``pip install openvino``)."""
+
+    def __init__(self, export_dir: Union[str, Path], threads: Optional[int] = None, inference_precision: str = "bf16"):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise ExportError("the openvino backends need the openvino package: pip install openvino "
+                              "(or pip install -e \".[openvino]\")") from None
+        export_dir = Path(export_dir)
+        self.manifest = ExportManifest.load(export_dir)
+        self.config: ModelConfig = self.manifest.model_config
+        for name in (self.manifest.template_graph, self.manifest.search_graph):
+            if not (export_dir / name).is_file():
+                raise ExportError(f"{export_dir / name} is missing (the export directory is incomplete)")
+        properties = {"INFERENCE_PRECISION_HINT": inference_precision, "PERFORMANCE_HINT": "LATENCY"}
+        if threads is not None:
+            properties["INFERENCE_NUM_THREADS"] = int(check_threads(threads))
+        core = ov.Core()
+        self.encoder = core.compile_model(str(export_dir / self.manifest.template_graph), "CPU", properties)
+        self.step = core.compile_model(str(export_dir / self.manifest.search_graph), "CPU", properties)
+        self._encode_request = self.encoder.create_infer_request()
+        self._search_request = self.step.create_infer_request()
+        self.precision = inference_precision
+        self.output_names = list(self.manifest.search_outputs)
+
+    def encode(self, templates: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """As OnnxTrackingGraphs.encode (the arrays are copies: a request reuses its output buffers)."""
+        result = self._encode_request.infer({"templates": np.ascontiguousarray(templates, dtype=np.float32)})
+        return (np.array(result[self.encoder.output(0)], dtype=np.float32),
+                np.array(result[self.encoder.output(1)], dtype=np.float32))
+
+    def search(self, search: np.ndarray, keys: np.ndarray, values: np.ndarray) -> Dict[str, np.ndarray]:
+        """As OnnxTrackingGraphs.search."""
+        result = self._search_request.infer({"search": np.ascontiguousarray(search, dtype=np.float32),
+                                             "keys": keys, "values": values})
+        return {name: np.array(result[self.step.output(i)]) for i, name in enumerate(self.output_names)}

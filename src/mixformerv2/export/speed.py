@@ -29,8 +29,9 @@ REFERENCE_BACKEND = "torch-full"
 # int8 with the float32 ONNX tracker.
 # The number format each backend computes its matrix products in (its achieved GFLOP/s is set against the
 # matrix-product peak of that format).
-PRECISION = {"torch-bf16": "bfloat16", "onnx-int8": "int8"}
-ACCURACY_REFERENCE = {"torch-full": "torch", "torch-bf16": "torch", "onnx": "torch", "onnx-int8": "onnx"}
+PRECISION = {"torch-bf16": "bfloat16", "openvino-bf16": "bfloat16", "onnx-int8": "int8"}
+ACCURACY_REFERENCE = {"torch-full": "torch", "torch-bf16": "torch", "openvino-bf16": "torch", "onnx": "torch",
+                      "onnx-int8": "onnx"}
 
 
 def measure_matmul_peak(threads: int, size: int = 1024, repeats: int = 12) -> float:
