@@ -78,3 +78,9 @@ def test_cpu_report():
     assert matmul_peak("float32", 1, size=128, repeats=2) > 0
     peak = matmul_peak("bfloat16", 1, size=128, repeats=2)
     assert peak > 0 or np.isnan(peak)
+
+
+def test_installing_another_backend_measures_again(tiny, monkeypatch):
+    before = auto.cache_file_for(tiny, 1)
+    monkeypatch.setattr(auto, "candidate_backends", lambda: ["torch", "onnx", "onnx-int8", "openvino-bf16"])
+    assert auto.cache_file_for(tiny, 1) != before

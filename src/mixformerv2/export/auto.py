@@ -100,9 +100,18 @@ def _machine_key(threads: int) -> Dict[str, object]:
     import onnxruntime
 
     features = cpu_features()
-    return {"cpu": features.get("model_name", platform.processor()), "isa": sorted(k for k, v in features.items()
-                                                                                 if v is True),
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "threads": int(threads)}
+    versions = {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    if importlib.util.find_spec("openvino") is not None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            versions["openvino"] = version("openvino")
+        except PackageNotFoundError:
+            versions["openvino"] = "?"
+    # The candidates are part of the key: installing an optional backend measures again.
+    return {"cpu": features.get("model_name", platform.processor()),
+            "isa": sorted(k for k, v in features.items() if v is True), **versions, "threads": int(threads),
+            "candidates": candidate_backends()}
 
 
 def cache_file_for(model, threads: int) -> Path:
