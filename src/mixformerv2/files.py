@@ -82,8 +82,8 @@ def remove_stale_temporaries(path: PathLike) -> List[Path]:
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
-        pid_text = entry.name[len(prefix):].split("-", 1)[0]
-        if not pid_text.isdigit() or "-" not in entry.name[len(prefix):] or (int(pid_text) == os.getpid() or process_alive(int(pid_text))):
+        pid_text, dash, _ = entry.name[len(prefix):].partition("-")
+        if not (pid_text.isdigit() and dash) or int(pid_text) == os.getpid() or process_alive(int(pid_text)):
             continue
         try:
             if entry.is_file(follow_symlinks=False):
@@ -142,5 +142,5 @@ def cache_root() -> Path:
     return Path(base).expanduser() / "mixformerv2"
 
 
-__all__ = ["OutputPathError", "OutputWriteError", "atomic_write", "is_special_file", "output_target", "remove_stale_temporaries",
-           "temporary_prefix", "atomic_write_text", "cache_root", "current_umask", "make_readable"]
+__all__ = ["OutputPathError", "OutputWriteError", "atomic_write", "atomic_write_text", "cache_root", "current_umask",
+           "is_special_file", "make_readable", "output_target", "remove_stale_temporaries", "temporary_prefix"]

@@ -52,7 +52,7 @@ def _option_prefix(args, exc: BaseException) -> str:
     from ..files import OutputWriteError
 
     requested = getattr(exc, "requested", None) if isinstance(exc, OutputWriteError) else None
-    if requested is None or str(exc).startswith("--"):
+    if requested is None:
         return ""
     for key, value in vars(args).items():
         values = value if isinstance(value, (list, tuple)) else [value]

@@ -10,6 +10,17 @@ import torch
 
 from ..model.hub import load_model, model_names, read_model_argument
 
+AUTO_BACKEND = "auto"
+AUTO_THREADS = "auto"
+THREADS_HELP = ("CPU threads for the network: a number, or auto (default: the cores that other work leaves free, "
+                "from the load average; one thread when the cores are busy)")
+# The default --backend of track, demo, eval and compare ($MIXFORMERV2_BACKEND overrides it, e.g. "torch").
+DEFAULT_BACKEND = os.environ.get("MIXFORMERV2_BACKEND", AUTO_BACKEND)
+BACKEND_HELP = ("network backend: auto (default: the fastest backend whose boxes agree with float32 on this "
+                "machine for this model, measured once and cached), torch (cached templates), torch-bf16, "
+                "torch-full (the official full forward), onnx, onnx-int8, openvino-bf16 (with openvino installed); "
+                "$MIXFORMERV2_BACKEND sets the default")
+
 
 def model_choices_text() -> str:
     """The names --model accepts, for help texts."""
@@ -79,12 +90,6 @@ def check_tracking_options(args) -> None:
                 check_backend_name(part, "--backend")
 
 
-AUTO_BACKEND = "auto"
-AUTO_THREADS = "auto"
-THREADS_HELP = ("CPU threads for the network: a number, or auto (default: the cores that other work leaves free, "
-                "from the load average; one thread when the cores are busy)")
-
-
 def threads_argument(value: str):
     """argparse type of --threads: "auto" or a whole number (checked later, with the option's name)."""
     if value.strip().lower() == AUTO_THREADS:
@@ -110,11 +115,6 @@ def resolve_threads(args, workers: int = 1) -> Optional[int]:
           file=sys.stderr)
     args.threads = per_worker
     return per_worker
-# The default --backend of track, demo, eval and compare ($MIXFORMERV2_BACKEND overrides it, e.g. "torch").
-DEFAULT_BACKEND = os.environ.get("MIXFORMERV2_BACKEND", AUTO_BACKEND)
-BACKEND_HELP = ("network backend: auto (default: the fastest backend whose boxes agree with float32 on this "
-                "machine for this model, measured once and cached), torch (cached templates), torch-bf16, "
-                "torch-full (the official full forward), onnx, onnx-int8; $MIXFORMERV2_BACKEND sets the default")
 
 
 def resolve_backend(args, model, threads: Optional[int]) -> str:

@@ -1,7 +1,6 @@
 """`mixformerv2 compare`: several trackers (MixFormerV2, OpenCV's CSRT, KCF, ...) side by side on one dataset."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
@@ -66,11 +65,11 @@ def run(args) -> int:
         network = load_tracker_model(TrackerSpec(model, weights, "torch", None, MIXFORMER_TRACKER, overrides))
     resolve_threads(args)
     if network is not None and args.backend == AUTO_BACKEND:
-        resolve_backend(args, network, args.threads or os.cpu_count() or 1)
+        resolve_backend(args, network, args.threads)
     specs = [TrackerSpec(model, weights, args.backend, args.threads, t, overrides if t == MIXFORMER_TRACKER else (),
                          nanotrack_dir(args)) for t in trackers]
     comparison = run_comparison(dataset, specs, args.results, threads=args.threads, overwrite=args.overwrite,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress, model=network)
     print(comparison.format_table())
     if args.json:
         comparison.write_json(args.json)

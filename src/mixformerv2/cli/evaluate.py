@@ -3,7 +3,6 @@ parallel), then score or package it."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
@@ -102,8 +101,7 @@ def run(args) -> int:
     resolve_threads(args, workers=args.workers)
     tracker_spec = dataclasses.replace(tracker_spec, threads=args.threads)
     if network is not None and args.backend == AUTO_BACKEND:
-        threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-        tracker_spec = dataclasses.replace(tracker_spec, backend=resolve_backend(args, network, threads))
+        tracker_spec = dataclasses.replace(tracker_spec, backend=resolve_backend(args, network, args.threads))
     dataset_spec = DatasetSpec(name, str(args.root), split)
     summary = track_dataset(dataset, dataset_spec, tracker_spec, args.results, workers=args.workers,
                             progress=not args.no_progress, model=network, overwrite=args.overwrite)

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import List, Optional
 
 from ..files import is_special_file, output_target
 from ..model.hub import load_model, read_model_argument
 from ..tracking import StepTimings, Tracker, TrackerParams, available_backends, params_for_model
-from ..tracking.annotate import FrameWindow, VIDEO_CODECS, VideoWriteError
+from ..tracking.annotate import FrameWindow, VIDEO_CODECS
 from ..tracking.params import BENCHMARKS
-from ..tracking.run import WARMUP_FRAMES, BoxesWriteError, TrackingRun, track_source
+from ..tracking.run import WARMUP_FRAMES, TrackingRun, track_source
 from ..tracking.sources import open_source
 from .common import (AUTO_BACKEND, AUTO_THREADS, BACKEND_HELP, DEFAULT_BACKEND, THREADS_HELP, add_model_arguments,
                      add_tracker_setting_arguments, check_tracking_options, resolve_backend, resolve_threads,
@@ -106,7 +105,7 @@ def track(args) -> TrackingRun:
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     for option, path in (("--out", args.out), ("--video", args.video)):
-        if path is not None and (path.is_dir() or Path(os.path.realpath(path)).is_dir()):
+        if path is not None and path.is_dir():     # follows symbolic links
             raise ValueError(f"{option} {path} is a directory; give a file name")
     if args.video is not None and is_special_file(output_target(args.video)):
         raise ValueError(f"--video {args.video} is a device, FIFO or socket; a video needs a regular file")
@@ -119,13 +118,8 @@ def track(args) -> TrackingRun:
         resolve_backend(args, model, args.threads)
         tracker = Tracker(model, tracker_params(args, model), backend=args.backend, threads=args.threads)
         window = FrameWindow() if args.show else None
-        try:
-            result = track_source(source, tracker, boxes, boxes_out=args.out, video_out=args.video, window=window,
-                                  max_frames=args.max_frames)
-        except BoxesWriteError as exc:
-            raise BoxesWriteError(f"--out: {exc}") from None
-        except VideoWriteError as exc:
-            raise VideoWriteError(f"--video: {exc}") from None
+        result = track_source(source, tracker, boxes, boxes_out=args.out, video_out=args.video, window=window,
+                              max_frames=args.max_frames)
     finally:
         source.close()
     print_summary(result, source.name, args.backend, args.threads, args.profile)

@@ -118,9 +118,9 @@ class Comparison:
 
 
 def contenders_for(specs: Sequence[TrackerSpec], results_root: Path, threads: int,
-                   benchmark: str = "sequences") -> List[Contender]:
+                   benchmark: str = "sequences", model=None) -> List[Contender]:
     """One Contender per spec (tracker names canonical and distinct), models loaded now so that missing or
-    wrong weights stop the run before anything is tracked."""
+    wrong weights stop the run before anything is tracked (``model``: the MixFormerV2 model already loaded)."""
     from ..tracking.baselines import canonical_tracker_name
 
     if not specs:
@@ -132,22 +132,24 @@ def contenders_for(specs: Sequence[TrackerSpec], results_root: Path, threads: in
             raise ValueError(f"tracker {name!r} is named twice")
         seen.add(name)
         spec = replace(spec, tracker=name, threads=threads)
-        model = load_tracker_model(spec)
-        contenders.append(Contender(name, spec, Path(results_root) / name, model, tracker_identity(spec, model, benchmark)))
+        network = model if model is not None and spec.is_mixformer else load_tracker_model(spec)
+        contenders.append(Contender(name, spec, Path(results_root) / name, network,
+                                    tracker_identity(spec, network, benchmark)))
     return contenders
 
 
 def run_comparison(dataset: Dataset, specs: Sequence[TrackerSpec], results_root: Path,
-                   threads: Optional[int] = None, overwrite: bool = False, progress: bool = True) -> Comparison:
+                   threads: Optional[int] = None, overwrite: bool = False, progress: bool = True,
+                   model=None) -> Comparison:
     """Track ``dataset`` with every tracker of ``specs`` into ``results_root/<tracker>`` (resuming finished
     sequences; ``overwrite`` tracks everything again), taking turns per sequence, then score them all.
 
     ``threads``: torch and OpenCV threads for every tracker (default: all cores). Sequences a tracker
     fails on (unreadable frames, a box OpenCV refuses) are reported in the Comparison and left out of
-    every tracker's scores.
+    every tracker's scores. ``model``: the MixFormerV2 model of the specs, when already loaded.
     """
     threads = check_threads(threads) if threads is not None else (os.cpu_count() or 1)
-    contenders = contenders_for(specs, results_root, threads, dataset.name)
+    contenders = contenders_for(specs, results_root, threads, dataset.name, model)
     sequences = list(dataset.sequences)
     pending = {c.name: {s.name for s in prepare_results_folder(c.folder, dataset.results_layout, sequences,
                                                                c.identity, overwrite)}

@@ -31,7 +31,6 @@ from .cpu import cpu_features
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
 REFERENCE = "torch"
 MIN_MEAN_IOU = 0.99
 MIN_IOU = 0.9
@@ -192,5 +191,5 @@ def choose_backend(model, threads: int, use_cache: bool = True) -> BackendChoice
     return choice
 
 
-__all__ = ["AUTO", "BackendChoice", "MIN_IOU", "MIN_MEAN_IOU", "cache_file_for", "candidate_backends",
+__all__ = ["BackendChoice", "MIN_IOU", "MIN_MEAN_IOU", "cache_file_for", "candidate_backends",
            "choose_backend", "measure_backends", "measurement_inputs"]

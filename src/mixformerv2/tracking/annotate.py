@@ -10,7 +10,8 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..files import is_special_file, make_readable, output_target, remove_stale_temporaries, temporary_prefix
+from ..files import (OutputWriteError, is_special_file, make_readable, output_target, remove_stale_temporaries,
+                     temporary_prefix)
 
 # BGR colours for targets 1, 2, ... (cycled).
 COLORS = ((0, 220, 0), (0, 140, 255), (255, 80, 0), (200, 0, 200), (0, 220, 220), (255, 255, 0), (80, 80, 255))
@@ -38,7 +39,7 @@ def draw_boxes(frame_rgb: np.ndarray, boxes: Sequence[Sequence[float]],
     return image
 
 
-class VideoWriteError(OSError):
+class VideoWriteError(OutputWriteError):
     """Writing the annotated video failed (a full disk, say); the temporary file is already removed."""
 
 
@@ -59,6 +60,7 @@ class AnnotatedVideoWriter:
     beside ``path`` are removed first."""
 
     def __init__(self, path: os.PathLike, fps: float, size: Tuple[int, int]):
+        self.requested = path
         self.path = output_target(path)
         codec = VIDEO_CODECS.get(self.path.suffix.lower())
         if codec is None:
@@ -88,7 +90,8 @@ class AnnotatedVideoWriter:
         if free < needed:
             self.close(keep=False)
             raise VideoWriteError(f"cannot write video {self.path}: no space left on the device after "
-                                  f"{self.frames} frames ({free} bytes free); the partial video was removed")
+                                  f"{self.frames} frames ({free} bytes free); the partial video was removed",
+                                  self.requested)
         self.writer.write(frame_bgr)
         self.frames += 1
 

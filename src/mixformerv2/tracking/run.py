@@ -180,7 +180,7 @@ class TrackingRun:
         return self.loop.after_warmup
 
 
-class BoxesWriteError(OSError):
+class BoxesWriteError(OutputWriteError):
     """The boxes file could not be written (a full disk, a read-only folder); the message names the file."""
 
 
@@ -244,7 +244,7 @@ def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: O
     if isinstance(error, FrameReadError):
         raise FrameReadError(f"{error}{kept}", error.index)
     if isinstance(error, VideoWriteError):
-        raise VideoWriteError(f"{error}{kept}")
+        raise VideoWriteError(f"{error}{kept}", error.requested)
     return TrackingRun(loop, wall, written, stopped, isinstance(error, KeyboardInterrupt))
 
 
@@ -258,7 +258,7 @@ def _write_outputs(loop: TrackingLoop, boxes_out: Optional[Path], writer, keep: 
                 atomic_write_text(path, "".join(format_box(b) + "\n" for b in boxes))
             except OSError as exc:
                 raise BoxesWriteError(str(exc) if isinstance(exc, OutputWriteError)
-                                      else f"cannot write {path}: {exc.strerror or exc}") from None
+                                      else f"cannot write {path}: {exc.strerror or exc}", boxes_out) from None
             written.append(str(path))
     return written
 
