@@ -12,6 +12,6 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
-# The optional openvino-bf16 backend is installed too, so that its tests run here and in CI.
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,openvino]"
+# The optional openvino-bf16 backend and the app are installed too, so that their tests run here and in CI.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,openvino,app]"
 echo "$want" > "$stamp"

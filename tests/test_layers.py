@@ -1,6 +1,7 @@
 """The import graph runs one way: processes (child processes that end with their parent) and files at the bottom; model, datasets and geometry above it; tracking and data
 above those; evaluation above them (dataset runs, metrics); train and export above evaluation (training selects
-models by tracking and scoring, as evaluation does); the command line on top. A module may import its own
+models by tracking and scoring, as evaluation does); the web app above export (it picks backends); the command line on
+top. A module may import its own
 package and any lower layer (lazy imports inside functions count too), never a layer above or beside it."""
 import ast
 from pathlib import Path
@@ -9,7 +10,7 @@ import mixformerv2
 
 PACKAGE = Path(mixformerv2.__file__).parent
 LAYERS = {"processes": 0, "files": 0.5, "geometry": 1, "datasets": 1, "model": 1, "tracking": 2, "data": 2,
-          "evaluation": 3, "train": 4, "export": 4, "cli": 5, "__init__": 6, "__main__": 6}
+          "evaluation": 3, "train": 4, "export": 4, "app": 4.5, "cli": 5, "__init__": 6, "__main__": 6}
 
 
 def imported_units(path: Path):

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "mixformerv2.cli.score",
     "mixformerv2.cli.evaluate",
     "mixformerv2.cli.compare",
+    "mixformerv2.cli.app",
     "mixformerv2.cli.export",
     "mixformerv2.cli.bench",
     "mixformerv2.cli.train",

@@ -15,7 +15,8 @@ from ..files import (OutputWriteError, is_special_file, make_readable, output_ta
 
 # BGR colours for targets 1, 2, ... (cycled).
 COLORS = ((0, 220, 0), (0, 140, 255), (255, 80, 0), (200, 0, 200), (0, 220, 220), (255, 255, 0), (80, 80, 255))
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+# .webm (VP8) is the one that web browsers play.
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID", ".webm": "VP80"}
 
 
 def draw_boxes(frame_rgb: np.ndarray, boxes: Sequence[Sequence[float]],

@@ -186,10 +186,13 @@ class BoxesWriteError(OutputWriteError):
 
 def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: Optional[Path] = None,
                  video_out: Optional[Path] = None, window=None, max_frames: Optional[int] = None,
-                 progress: bool = True) -> TrackingRun:
+                 progress: bool = True,
+                 on_progress: Optional[Callable[[int, Optional[int]], object]] = None) -> TrackingRun:
     """Track ``boxes`` through an open frame source (``tracking.sources``) and write the results: one
     x,y,w,h line per frame into ``boxes_out`` (NAME_1.txt, ... for several targets), the frames with boxes and
     scores drawn into ``video_out``, shown in ``window`` (a ``FrameWindow``; closing it stops the run).
+    ``on_progress(frames_done, total)`` is called after every frame (``total`` None when the source does not
+    know its length); returning False from it stops the run (``stopped``: "stopped by the caller").
 
     Ctrl-C stops a file source with the frames tracked so far written (``interrupted``); a camera stops the
     same way without it counting as an interruption. A frame that cannot be read raises FrameReadError naming
@@ -220,6 +223,9 @@ def track_source(source, tracker, boxes: Sequence[Sequence[float]], boxes_out: O
                 stopped = "stopped from the window"
                 return False
         bar.update(1)
+        if on_progress is not None and on_progress(loop.frames, total) is False:
+            stopped = "stopped by the caller"
+            return False
         if loop.frames % 10 == 0 and loop.frames > 1:
             fps = loop.step_fps
             if fps:
