@@ -159,3 +159,30 @@ def test_bad_input_gets_a_message_in_the_page(browser, served, tmp_path):
     page.mouse.click(rect["x"] + 160 * scale, rect["y"] + 140 * scale)
     boxes = page.evaluate("state.boxes")
     assert len(boxes) == 1 and boxes[0] == pytest.approx([100, 100, 60, 40], abs=1.5 / scale)
+
+
+def test_track_an_uploaded_video_with_two_targets(browser, served, tmp_path):
+    from .test_api import moving_square_video
+
+    video = tmp_path / "my clip.avi"
+    truth = moving_square_video(video, frames=15, size=(320, 240), start=(40, 60))
+    page = browser.new_page(viewport={"width": 1100, "height": 1400}, accept_downloads=True)
+    page.goto(served.url)
+    page.set_input_files("#clip-file", str(video))
+    page.wait_for_function("document.getElementById('clip-info').textContent.includes('15 frames of 320x240')")
+    page.wait_for_function("state.image !== null && document.getElementById('frame').width === 320")
+    drag_box(page, truth[0])
+    drag_box(page, [200, 150, 50, 40])
+    assert len(page.evaluate("state.boxes")) == 2
+    page.select_option("#backend", "torch")
+    page.click("#track")
+    page.wait_for_selector("#results", state="visible", timeout=120_000)
+    assert "Tracked 15 frames, 2 targets" in page.inner_text("#fps")
+    page.wait_for_function("document.getElementById('video').readyState >= 2")
+    assert page.locator("a.download").count() == 2
+    for index in range(2):
+        with page.expect_download() as info:
+            page.locator("a.download").nth(index).click()
+        saved = tmp_path / f"boxes_{index}.txt"
+        info.value.save_as(saved)
+        assert len(saved.read_text().splitlines()) == 15
