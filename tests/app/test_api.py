@@ -222,3 +222,23 @@ def test_check_boxes_names_the_bad_box():
         check_boxes([[-5, 0, 10, 10]], 100, 80)
     with pytest.raises(UploadError, match="finite"):
         check_boxes([[float("nan"), 0, 10, 10]], 100, 80)
+
+
+def test_a_job_can_be_stopped_and_keeps_the_frames_tracked(app, tmp_path):
+    video = tmp_path / "long.avi"
+    truth = moving_square_video(video, frames=60)
+    clip = call(app, "/api/upload?kind=clip&name=long.avi", data=video.read_bytes(), method="POST")[1]
+    first = call(app, "/api/track", json_body={"clip": clip["clip"], "boxes": [truth[0]]})[1]
+    second = call(app, "/api/track", json_body={"clip": clip["clip"], "boxes": [truth[0]]})[1]
+    assert call(app, f"/api/jobs/{second['job']}/stop", data=b"", method="POST")[0] == 200   # still queued
+    deadline = time.time() + 60
+    while call(app, f"/api/jobs/{first['job']}")[1]["done"] < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    call(app, f"/api/jobs/{first['job']}/stop", data=b"", method="POST")
+    done = wait_for(app, first["job"])
+    if done["result"]["frames"] < 60:            # it had not finished before the stop arrived
+        assert done["result"]["notice"].startswith(f"stopped after {done['result']['frames']} of 60 frames")
+    lines = call(app, done["result"]["boxes"][0]["url"])[1].decode().splitlines()
+    assert len(lines) == done["result"]["frames"]
+    stopped = wait_for(app, second["job"])
+    assert stopped["state"] == "failed" and "stopped before it started" in stopped["message"]

@@ -60,6 +60,7 @@ class Job:
     result: Optional[Dict[str, object]] = None
     files: Dict[str, Path] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    cancelled: bool = False
 
     def describe(self, position: int = 0) -> Dict[str, object]:
         message = self.message
@@ -113,6 +114,13 @@ class JobRunner:
             position = self._pending.index(job_id) if job_id in self._pending else 0
         return job.describe(position)
 
+    def cancel(self, job_id: str) -> Dict[str, object]:
+        """Stop a job: a queued one never starts; a running one stops after the current frame and keeps the
+        frames tracked so far."""
+        job = self.get(job_id)
+        job.cancelled = True
+        return self.describe(job_id)
+
     def close(self) -> None:
         for _ in self._workers:
             self._queue.put(None)
@@ -126,6 +134,9 @@ class JobRunner:
             with self._lock:
                 if job.id in self._pending:
                     self._pending.remove(job.id)
+            if job.cancelled:
+                job.state, job.message = "failed", "stopped before it started"
+                continue
             job.state, job.message = "running", "loading the model"
             try:
                 self._run(job)
@@ -162,10 +173,11 @@ class JobRunner:
         job.message = (f"tracking with {job.choice.label()} (backend {backend}, {threads} "
                        f"thread{'s' if threads != 1 else ''})")
 
-        def on_progress(done: int, total: Optional[int]) -> None:
+        def on_progress(done: int, total: Optional[int]) -> bool:
             job.done = done
             if total:
                 job.total = total
+            return not job.cancelled
 
         with open_source(job.clip.source) as source:
             run = track_source(source, tracker, job.boxes, boxes_out=job.folder / BOXES_NAME,
@@ -184,7 +196,9 @@ class JobRunner:
         boxes = [{"target": i + 1, "name": Path(p).name, "url": f"/api/jobs/{job.id}/files/{Path(p).name}"}
                  for i, p in enumerate(p for p in run.written if p.endswith(".txt"))]
         notice = ""
-        if job.max_frames is not None and job.clip.num_frames > job.max_frames:
+        if run.stopped:
+            notice = f"stopped after {run.frames} of {job.total} frames"
+        elif job.max_frames is not None and job.clip.num_frames > job.max_frames:
             notice = (f"tracked the first {run.frames} of {job.clip.num_frames} frames (this app tracks at most "
                       f"{job.max_frames}; start it with --max-frames to change that)")
         result: Dict[str, object] = {

@@ -7,7 +7,7 @@ API (every error is JSON ``{"error": message}`` with a 4xx status, and a message
 - ``GET /api/clips/ID/first.jpg``: a clip's first frame;
 - ``POST /api/track`` with ``{"clip", "boxes": [[x, y, w, h], ...], "model", "weights", "backend",
   "groundtruth"}``: starts a job; ``GET /api/jobs/ID``: its state and results; ``GET /api/jobs/ID/files/NAME``:
-  its video, boxes files and plot.
+  its video, boxes files and plot; ``POST /api/jobs/ID/stop``: stops it (the frames tracked so far are kept).
 Clips, uploads and jobs are named by random ids, so two users never see each other's results.
 """
 from __future__ import annotations
@@ -269,6 +269,10 @@ class AppRequestHandler(BaseHTTPRequestHandler):
                         raise
                 if path == "/api/track":
                     return self._send_json(self.server.start_job(self._read_json()))
+                match = re.fullmatch(r"/api/jobs/([0-9a-f]{32})/stop", path)
+                if match:
+                    self._discard_body()
+                    return self._send_json(self.server.jobs.cancel(match.group(1)))
                 self._discard_body()
                 return self._send_error(HTTPStatus.NOT_FOUND, f"no API {path}")
         except UploadTooLarge as exc:

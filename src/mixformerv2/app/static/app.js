@@ -242,6 +242,13 @@ async function track() {
 
 function follow(jobId) {
   const bar = $("progress");
+  const stop = $("stop");
+  stop.hidden = false;
+  stop.disabled = false;
+  stop.onclick = async () => {
+    stop.disabled = true;
+    try { await api(`/api/jobs/${jobId}/stop`, { method: "POST" }); } catch (err) { showError(err.message); }
+  };
   bar.hidden = false;
   bar.removeAttribute("value");
   const poll = async () => {
@@ -260,7 +267,7 @@ function follow(jobId) {
     if (job.state === "failed") { showError(job.message); $("status").textContent = ""; finish(); return; }
     state.polling = setTimeout(poll, 300);
   };
-  const finish = () => { bar.hidden = true; renderTargets(); };
+  const finish = () => { bar.hidden = true; stop.hidden = true; renderTargets(); };
   poll();
 }
 
