@@ -13,8 +13,10 @@ from ..tracking.backends import check_threads
 
 def make_session(path: Union[str, Path], threads: Optional[int] = None):
     """An ONNX Runtime CPU session with all graph optimizations and ``threads`` intra-op threads
-    (None: ONNX Runtime's default, one per physical core). Threads do not spin-wait after a run, so idle
-    sessions leave the CPU to others (the tracker does its cropping between runs)."""
+    (None: ONNX Runtime's default, one per physical core). The worker threads spin-wait briefly after a run
+    (ONNX Runtime's default): waking sleeping threads for every small search step cost more than their spinning
+    takes from the tracker's cropping between runs (measured on a 2-core AMD EPYC, default model, 2 threads,
+    interleaved: search step 5.9 against 7.5 ms median, and 0.9 ms less per step with the cropping included)."""
     import onnxruntime as ort
 
     if threads is not None:
@@ -25,7 +27,6 @@ def make_session(path: Union[str, Path], threads: Optional[int] = None):
     options.inter_op_num_threads = 1
     if threads is not None:
         options.intra_op_num_threads = int(threads)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
