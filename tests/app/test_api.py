@@ -242,3 +242,24 @@ def test_a_job_can_be_stopped_and_keeps_the_frames_tracked(app, tmp_path):
     assert len(lines) == done["result"]["frames"]
     stopped = wait_for(app, second["job"])
     assert stopped["state"] == "failed" and "stopped before it started" in stopped["message"]
+
+
+@pytest.mark.parametrize("name", ["tiny.safetensors", "tiny.pth"])
+def test_an_uploaded_checkpoint_tracks_with_its_stored_config(app, tmp_path, name):
+    import torch
+
+    from mixformerv2 import build_model, save_checkpoint
+
+    tiny = dict(embed_dim=64, depth=2, num_heads=4, mlp_ratio=1, template_size=32, search_size=64, num_bins=16)
+    torch.manual_seed(0)
+    save_checkpoint(build_model(tiny).eval(), tmp_path / name)
+    video = tmp_path / "clip.avi"
+    truth = moving_square_video(video, frames=6)
+    clip = call(app, "/api/upload?kind=clip&name=clip.avi", data=video.read_bytes(), method="POST")[1]
+    weights = call(app, f"/api/upload?kind=weights&name={name}", data=(tmp_path / name).read_bytes(), method="POST")[1]
+    status, job = call(app, "/api/track", json_body={"clip": clip["clip"], "boxes": [truth[0]], "model": "checkpoint",
+                                                     "weights": weights["upload"]})
+    assert status == 200, job
+    done = wait_for(app, job["job"])
+    assert done["state"] == "done", done["message"]
+    assert done["result"]["model"] == f"stored config + {name}" and done["result"]["frames"] == 6
