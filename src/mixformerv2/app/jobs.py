@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -59,7 +58,6 @@ class Job:
     total: int = 0
     result: Optional[Dict[str, object]] = None
     files: Dict[str, Path] = field(default_factory=dict)
-    created: float = field(default_factory=time.time)
     cancelled: bool = False
 
     def describe(self, position: int = 0) -> Dict[str, object]:
@@ -189,7 +187,8 @@ class JobRunner:
             from ..geometry import iou
 
             count = min(len(job.groundtruth), run.frames)
-            ious = iou(run.loop.box_array(0)[:count], job.groundtruth[:count])
+            first_boxes, truth = run.loop.box_array(0)[:count], job.groundtruth[:count]
+            ious = iou(first_boxes, truth)
         plot_scores(job.folder / PLOT_NAME, run.loop.scores, ious)
         job.files = {Path(p).name: Path(p) for p in run.written}
         job.files[PLOT_NAME] = job.folder / PLOT_NAME
@@ -208,9 +207,7 @@ class JobRunner:
         if ious is not None:
             from ..evaluation.metrics import score_sequence
 
-            count = len(ious)
-            summary = score_sequence("lasot", run.loop.box_array(0)[:count], job.groundtruth[:count],
-                                     name=job.clip.name).summary("lasot")
+            summary = score_sequence("lasot", first_boxes, truth, name=job.clip.name).summary("lasot")
             result["auc"] = float(summary["auc"])
             result["mean_iou"] = float(np.nanmean(ious)) if np.isfinite(ious).any() else None
         job.done = run.frames

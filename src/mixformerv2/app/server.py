@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
+
 from .clips import ClipStore, UploadError, check_boxes, new_id, read_groundtruth_upload
 from .jobs import JobRunner, ModelChoice
 
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js", "/app.css": "app.css"}
+CONTENT_TYPES = {".webm": "video/webm", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".tar", ".safetensors", ".bin", ".ckpt")
 SERVER_MODEL = "started"          # the model option for what `mixformerv2 app --model/--weights` named
 STORED_CONFIG = "checkpoint"      # the model option for a checkpoint's own stored config
@@ -80,7 +84,8 @@ class AppServer(ThreadingHTTPServer):
             (root / sub).mkdir(exist_ok=True)
         self.clips = ClipStore(root / "clips", config.max_upload_bytes)
         self.jobs = JobRunner(root / "jobs", workers=config.workers, threads=config.threads)
-        self.uploads: Dict[str, Tuple[str, Path]] = {}      # id -> (kind, path)
+        # id -> (kind, path, the parsed ground truth for kind "groundtruth")
+        self.uploads: Dict[str, Tuple[str, Path, Optional[np.ndarray]]] = {}
         self.upload_lock = threading.Lock()
 
     @property
@@ -101,8 +106,9 @@ class AppServer(ThreadingHTTPServer):
         from ..tracking import available_backends
 
         models = []
-        if self.config.model is not None or self.config.weights is not None:
-            models.append({"value": SERVER_MODEL, "label": f"{self.started_choice().label()} (as started)",
+        started = self.started_choice()
+        if started is not None:
+            models.append({"value": SERVER_MODEL, "label": f"{started.label()} (as started)",
                            "needs_checkpoint": False})
         for name in bundled_names():
             if bundled_weights_path(name).is_file():
@@ -114,7 +120,10 @@ class AppServer(ThreadingHTTPServer):
                 "max_upload_mb": self.config.max_upload_mb, "max_frames": self.config.max_frames,
                 "checkpoint_suffixes": list(CHECKPOINT_SUFFIXES)}
 
-    def started_choice(self) -> ModelChoice:
+    def started_choice(self) -> Optional[ModelChoice]:
+        """What `mixformerv2 app --model/--weights` named, or None when neither was given (the default model)."""
+        if self.config.model is None and self.config.weights is None:
+            return None
         return ModelChoice(self.config.model, Path(self.config.weights) if self.config.weights else None)
 
     def store_upload(self, kind: str, name: str, body, length: int) -> Dict[str, object]:
@@ -148,6 +157,7 @@ class AppServer(ThreadingHTTPServer):
             if kind == "weights":
                 if not name.lower().endswith(CHECKPOINT_SUFFIXES):
                     raise UploadError(f"{name} is not a checkpoint: give a {', '.join(CHECKPOINT_SUFFIXES)} file")
+                boxes = None
                 result: Dict[str, object] = {"upload": upload_id, "name": name}
             else:
                 boxes = read_groundtruth_upload(path, name)
@@ -156,17 +166,18 @@ class AppServer(ThreadingHTTPServer):
             shutil.rmtree(folder, ignore_errors=True)
             raise
         with self.upload_lock:
-            self.uploads[upload_id] = (kind, path)
+            self.uploads[upload_id] = (kind, path, boxes)
         return result
 
-    def upload_path(self, upload_id: Optional[str], kind: str) -> Optional[Path]:
+    def upload(self, upload_id: Optional[str], kind: str) -> Optional[Tuple[Path, Optional[np.ndarray]]]:
+        """(path, parsed ground truth or None) of upload ``upload_id`` of ``kind``; None when no id is given."""
         if not upload_id:
             return None
         with self.upload_lock:
             entry = self.uploads.get(str(upload_id))
         if entry is None or entry[0] != kind:
             raise UploadError(f"unknown {kind} upload (the app was restarted?): upload the file again")
-        return entry[1]
+        return entry[1], entry[2]
 
     def start_job(self, request: Dict[str, object]) -> Dict[str, object]:
         from ..model.hub import WeightsRequiredError, resolve_weights
@@ -177,13 +188,17 @@ class AppServer(ThreadingHTTPServer):
         backend = str(request.get("backend") or self.config.backend)
         if backend not in ["auto"] + available_backends():
             raise UploadError(f"unknown backend {backend!r}")
-        model = str(request.get("model") or (SERVER_MODEL if self.config.model or self.config.weights else "default"))
-        weights = self.upload_path(request.get("weights"), "weights")
+        started = self.started_choice()
+        model = str(request.get("model") or (SERVER_MODEL if started is not None else "default"))
+        weights_upload = self.upload(request.get("weights"), "weights")
+        weights = weights_upload[0] if weights_upload is not None else None
         if model == SERVER_MODEL:
+            if started is None:
+                raise UploadError("the app was started without --model/--weights: choose another model")
             if weights is not None:
                 raise UploadError("the model the app was started with has its own weights: choose a preset or "
                                   "'a checkpoint with its stored config' to use the uploaded checkpoint")
-            choice = self.started_choice()
+            choice = started
         elif model == STORED_CONFIG:
             if weights is None:
                 raise UploadError("choose a checkpoint file to track with its stored config")
@@ -198,9 +213,9 @@ class AppServer(ThreadingHTTPServer):
             except ValueError as exc:
                 raise UploadError(str(exc)) from None
         groundtruth = clip.groundtruth
-        truth_path = self.upload_path(request.get("groundtruth"), "groundtruth")
-        if truth_path is not None:
-            groundtruth = read_groundtruth_upload(truth_path, truth_path.name)
+        truth_upload = self.upload(request.get("groundtruth"), "groundtruth")
+        if truth_upload is not None:
+            groundtruth = truth_upload[1]
             if len(groundtruth) != clip.num_frames:
                 raise UploadError(f"the ground truth has {len(groundtruth)} lines but the clip {clip.num_frames} "
                                   f"frames: give one x,y,w,h line per frame")
@@ -351,9 +366,7 @@ class AppRequestHandler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             status = HTTPStatus.PARTIAL_CONTENT
-        kind = {".webm": "video/webm", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8"}.get(
-            path.suffix.lower(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        kind = CONTENT_TYPES.get(path.suffix.lower(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(end - start + 1 if size else 0))

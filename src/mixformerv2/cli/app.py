@@ -1,7 +1,6 @@
 """`mixformerv2 app`: a local web page that tracks the sample clip or an uploaded video in the browser."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
