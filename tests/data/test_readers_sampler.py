@@ -238,3 +238,48 @@ def test_processing_puts_the_box_where_the_target_is():
     ys, xs = np.nonzero(search)
     assert abs(xs.min() - x) <= 1.5 and abs(xs.max() + 1 - (x + w)) <= 1.5
     assert abs(ys.min() - y) <= 1.5 and abs(ys.max() + 1 - (y + h)) <= 1.5
+
+
+def _search_offsets(config: ProcessingConfig, draws: int = 200) -> np.ndarray:
+    """Distance of the target centre from the search crop's centre (crop units) over ``draws`` samples."""
+    image = _frame(5, 320, 240)
+    box = [140, 100, 30, 30]
+    proc = PairProcessing(config, template_size=32, search_size=64)
+    rng = np.random.default_rng(3)
+    out = []
+    for _ in range(draws):
+        x, y, w, h = proc([image], [box], image, box, rng)["search_box"].numpy()
+        out.append(max(abs(x + w / 2 - 0.5), abs(y + h / 2 - 0.5)))
+    return np.asarray(out)
+
+
+def test_tracking_jitter_off_keeps_the_random_stream():
+    """With search_tracking_jitter_prob 0 (the official recipe) no coin is drawn: samples are the same as
+    before the option existed, so runs resume and reproduce bit for bit."""
+    image = _frame(6, 200, 160)
+    box = [60, 50, 40, 30]
+    base = dict(search_center_jitter=3.0, search_scale_jitter=0.3, search_factor=4.0)
+    a = PairProcessing(ProcessingConfig(**base), 32, 64)([image], [box], image, box, np.random.default_rng(9))
+    b = PairProcessing(ProcessingConfig(**base, search_tracking_center_jitter=0.0),
+                       32, 64)([image], [box], image, box, np.random.default_rng(9))
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+
+
+def test_tracking_jitter_centres_that_share_of_search_crops():
+    wide = dict(search_factor=4.0, search_center_jitter=3.5, search_scale_jitter=0.4, flip_prob=0)
+    always = _search_offsets(ProcessingConfig(**wide, search_tracking_jitter_prob=1.0,
+                                              search_tracking_center_jitter=0.0, search_tracking_scale_jitter=0.0))
+    np.testing.assert_allclose(always, 0.0, atol=1e-3)       # every crop centred on the target
+    half = _search_offsets(ProcessingConfig(**wide, search_tracking_jitter_prob=0.5,
+                                            search_tracking_center_jitter=0.0, search_tracking_scale_jitter=0.0))
+    centred = np.mean(half < 1e-3)
+    assert 0.35 < centred < 0.65                              # about half of them
+    assert np.mean(_search_offsets(ProcessingConfig(**wide)) < 1e-3) < 0.05
+
+
+@pytest.mark.parametrize("field,value", [("search_tracking_jitter_prob", 1.5), ("search_tracking_jitter_prob", -0.1),
+                                         ("search_tracking_center_jitter", -1.0), ("search_scale_jitter", -0.2)])
+def test_processing_config_rejects_bad_jitter(field, value):
+    with pytest.raises(ValueError, match=field):
+        ProcessingConfig(**{field: value})

@@ -65,10 +65,24 @@ class ProcessingConfig:
     template_scale_jitter: float = 0.0
     search_center_jitter: float = 4.5
     search_scale_jitter: float = 0.5
+    # Not in the published recipe: this fraction of the search crops takes the "tracking-like" jitter below
+    # instead (a crop centred near the target at about its size, as the tracker's crops around the previous
+    # box are), so that training also drills the precise boxes tracking needs. 0 = off (the official recipe).
+    search_tracking_jitter_prob: float = 0.0
+    search_tracking_center_jitter: float = 1.0
+    search_tracking_scale_jitter: float = 0.15
     brightness_jitter: float = 0.2
     grayscale_prob: float = 0.05
     flip_prob: float = 0.5
     max_jitter_tries: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.search_tracking_jitter_prob <= 1.0:
+            raise ValueError(f"search_tracking_jitter_prob must be in [0, 1], got {self.search_tracking_jitter_prob}")
+        for name in ("template_center_jitter", "template_scale_jitter", "search_center_jitter",
+                     "search_scale_jitter", "search_tracking_center_jitter", "search_tracking_scale_jitter"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class PairProcessing:
@@ -107,8 +121,12 @@ class PairProcessing:
                                            c.template_center_jitter, c.template_scale_jitter, rng)
             crops.append(crop)
             boxes.append(gt)
+        center_jitter, scale_jitter = c.search_center_jitter, c.search_scale_jitter
+        # The coin is drawn only when the option is on, so runs without it keep their random stream.
+        if c.search_tracking_jitter_prob > 0 and rng.random() < c.search_tracking_jitter_prob:
+            center_jitter, scale_jitter = c.search_tracking_center_jitter, c.search_tracking_scale_jitter
         search, search_gt = self._jittered_crop(search_frame, np.asarray(search_box, float), c.search_factor,
-                                                self.search_size, c.search_center_jitter, c.search_scale_jitter, rng)
+                                                self.search_size, center_jitter, scale_jitter, rng)
         images = crops + [search]
         all_boxes = boxes + [search_gt]
         if rng.random() < c.grayscale_prob:  # joint: every frame of the sample
