@@ -60,6 +60,14 @@ def test_lasot_test_split_file(tmp_path):
         open_dataset("lasot", make_lasot(tmp_path / "other", frames=False), "test")
 
 
+def test_lasot_class_names_may_hold_digits(tmp_path):
+    """Synthetic benchmarks name classes after their photos (wallpapers such as 2560x1600.png)."""
+    root = make_lasot(tmp_path / "synthetic", frames=False, sequences=(("2560x1600-1", 4), ("wine-2", 3)),
+                      test_list=["2560x1600-1", "wine-2"])
+    dataset = open_dataset("lasot", root)
+    assert dataset.names() == ["2560x1600-1", "wine-2"] and len(dataset["2560x1600-1"].ground_truth) == 4
+
+
 def test_lasot_toolkit_annotation_only_layout(tmp_path):
     annos = tmp_path / "toolkit" / "annos"
     (annos / "absent").mkdir(parents=True)

@@ -28,7 +28,7 @@ LASOT_ATTRIBUTES = {
     "LR": "Low Resolution", "ARC": "Aspect Ratio Change",
 }
 
-_SEQUENCE_DIR = re.compile(r"^[A-Za-z_]+-\d+$")
+_SEQUENCE_DIR = re.compile(r"^[A-Za-z0-9_]+-\d+$")  # class names may hold digits (photo names such as 2560x1600)
 _SPLIT_FILES = ("testing_set.txt", "sequence_evaluation_config/testing_set.txt")
 
 
