@@ -23,22 +23,19 @@ from typing import Dict
 import torch
 
 from mixformerv2.data.datasets import GOT10k
-from mixformerv2.data.processing import PairProcessing, ProcessingConfig
+from mixformerv2.data.processing import PairProcessing, ProcessingConfig, xywh_to_xyxy
 from mixformerv2.data.sampler import SamplerConfig, TrackingSampler
 from mixformerv2.geometry import normalize_images
 from mixformerv2.model.checkpoint import load_checkpoint
+from mixformerv2.model.heads import box_cxcywh_to_xyxy
+from mixformerv2.train.losses import box_iou_xyxy
 
 
-def iou_cxcywh(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of boxes (N, 4) given as cx, cy, w, h in one coordinate frame."""
-    a0, a1 = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
-    b0, b1 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    inter = (torch.min(a1, b1) - torch.max(a0, b0)).clamp(min=0).prod(dim=1)
-    return inter / (a[:, 2:].prod(dim=1) + b[:, 2:].prod(dim=1) - inter).clamp_min(1e-12)
-
-
-def summary(ious: torch.Tensor, log_size_error: torch.Tensor) -> str:
-    w, h = log_size_error.abs().mean(dim=0).tolist()
+def summary(boxes: torch.Tensor, gt: torch.Tensor) -> str:
+    """Mean IoU, share above 0.5 and mean |log size ratio| of (N, 4) x1, y1, x2, y2 boxes against the truth."""
+    ious = box_iou_xyxy(boxes, gt)
+    sizes = (boxes[:, 2:] - boxes[:, :2]).clamp_min(1e-4)
+    w, h = torch.log(sizes / (gt[:, 2:] - gt[:, :2])).abs().mean(dim=0).tolist()
     return f"IoU {ious.mean():.3f} (>0.5: {(ious > 0.5).float().mean():.3f}), |log size error| w {w:.3f} h {h:.3f}"
 
 
@@ -66,7 +63,10 @@ def main() -> None:
         teacher = NanoTrackTeacher(args.nanotrack, threads=args.threads)
     dataset = GOT10k(args.root, split=args.split)
     positions = torch.arange(64, dtype=torch.float32) / 64
-    jitters = {"train": (args.center_jitter, args.scale_jitter), "track": (1.0, 0.15), "centred": (0.0, 0.0)}
+    tracking_like = ProcessingConfig()  # its search_tracking_* jitter: the tracker's crops
+    jitters = {"train": (args.center_jitter, args.scale_jitter),
+               "track": (tracking_like.search_tracking_center_jitter, tracking_like.search_tracking_scale_jitter),
+               "centred": (0.0, 0.0)}
     for name, (center_jitter, scale_jitter) in jitters.items():
         processing = ProcessingConfig(template_factor=2.0, search_factor=args.search_factor,
                                       search_center_jitter=center_jitter, search_scale_jitter=scale_jitter,
@@ -81,23 +81,22 @@ def main() -> None:
             batch = [sampler[(0, i)] for i in range(start, min(start + 32, args.pairs))]
             templates = torch.stack([b["templates"] for b in batch])
             search = torch.stack([b["search"] for b in batch])
-            gt = torch.stack([b["search_box"] for b in batch])
-            gt = torch.cat([gt[:, :2] + gt[:, 2:] / 2, gt[:, 2:]], dim=1)
+            gt = xywh_to_xyxy(torch.stack([b["search_box"] for b in batch]))
             online = [normalize_images(templates[:, k]) for k in range(1, templates.shape[1])]
             with torch.no_grad():
                 boxes = model(normalize_images(templates[:, 0]), online or None,
                               normalize_images(search))["pred_boxes"][:, 0]
+            boxes = box_cxcywh_to_xyxy(boxes)
             results["model"].append((boxes, gt))
             if teacher is not None:
                 sides = teacher.side_distributions(templates[:, 0], search, len(positions))
-                l, t, r, b = ((sides[k] * positions).sum(1) / sides[k].sum(1) for k in ("l", "t", "r", "b"))
-                results["nanotrack"].append((torch.stack([(l + r) / 2, (t + b) / 2, r - l, b - t], dim=1), gt))
+                expected = [(sides[k] * positions).sum(1) / sides[k].sum(1) for k in ("l", "t", "r", "b")]
+                results["nanotrack"].append((torch.stack(expected, dim=1), gt))
         line = [f"{name:8s}"]
         for who, pairs in results.items():
             if pairs:
                 boxes, gt = (torch.cat(x) for x in zip(*pairs))
-                line.append(f"{who}: " + summary(iou_cxcywh(boxes, gt),
-                                                 torch.log(boxes[:, 2:].clamp_min(1e-4) / gt[:, 2:])))
+                line.append(f"{who}: " + summary(boxes, gt))
         print(" | ".join(line), flush=True)
 
 
