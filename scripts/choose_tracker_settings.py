@@ -3,11 +3,13 @@
 
     python scripts/choose_tracker_settings.py runs/default/real_score/model.pth \
         --dataset sequences --root ../shared/data/real/val [--dataset lasot --root SYNTHETIC_VAL] \
-        --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 25 200 [--size-update-rate 1 0.5] [--json sweep.json]
+        --search-factor 3.5 4.0 4.5 5.0 --update-interval 10 25 200 [--size-update-rate 1 0.5] \
+        [--size-filter-noise 0 0.02] [--json sweep.json]
 
 Tracks every dataset one-pass for every combination (``mixformerv2.evaluation.validation.track_and_score``, the
 library's tracking loop), prints the success AUC of each, and the combination with the best mean AUC over the
-datasets last, as options for ``scripts/ship_default_model.py``. ``--dataset``/``--root`` (and ``--split``) are
+datasets last, as options for ``scripts/ship_default_model.py``. A size update rate below 1 and a size filter
+noise above 0 are alternatives (TrackerParams), so those combinations are not tracked. ``--dataset``/``--root`` (and ``--split``) are
 given once per dataset, in the same order.
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--search-factor", type=float, nargs="+", default=[4.0])
     parser.add_argument("--update-interval", type=int, nargs="+", default=[200])
     parser.add_argument("--size-update-rate", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--size-filter-noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", default="torch", help="tracker backend (onnx is faster for conv-stem models)")
     parser.add_argument("--json", type=Path, help="also write every combination's scores")
@@ -48,13 +51,18 @@ def main(argv=None) -> int:
     model = load_model(weights=args.weights)
     datasets = [open_dataset(name, root, split) for name, root, split in zip(names, args.root, splits)]
     rows = []
-    for factor, interval, rate in itertools.product(args.search_factor, args.update_interval, args.size_update_rate):
-        settings = {"search_factor": factor, "update_interval": interval, "size_update_rate": rate}
+    for factor, interval, rate, noise in itertools.product(args.search_factor, args.update_interval,
+                                                           args.size_update_rate, args.size_filter_noise):
+        if rate < 1.0 and noise > 0:
+            continue
+        settings = {"search_factor": factor, "update_interval": interval, "size_update_rate": rate,
+                    "size_filter_noise": noise}
         per_dataset = {}
         for dataset, root in zip(datasets, args.root):
             scores = track_and_score(model, dataset, settings, threads=args.threads, backend=args.backend)
             per_dataset[str(root)] = scores.as_dict()
-            print(f"search factor {factor:4.2f}, update interval {interval:4d}, size update rate {rate:4.2f}: "
+            print(f"search factor {factor:4.2f}, update interval {interval:4d}, size update rate {rate:4.2f}, "
+                  f"size filter noise {noise:g}: "
                   f"AUC {scores.auc:.4f} on {root} ({scores.sequences} sequences, {scores.fps or 0:.1f} FPS)",
                   flush=True)
         mean = sum(s["auc"] for s in per_dataset.values()) / len(per_dataset)
@@ -65,6 +73,7 @@ def main(argv=None) -> int:
     where = ", ".join(str(r) for r in args.root)
     print(f"best {'mean ' if len(datasets) > 1 else ''}on {where}: --search-factor {best['search_factor']} "
           f"--update-interval {best['update_interval']} --size-update-rate {best['size_update_rate']} "
+          f"--size-filter-noise {best['size_filter_noise']} "
           f"(AUC {best['auc']:.4f})")
     if args.json is not None:
         atomic_write_text(args.json, json.dumps({"datasets": [str(r) for r in args.root], "rows": rows, "best": best},

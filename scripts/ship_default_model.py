@@ -28,11 +28,13 @@ def main(argv=None) -> int:
     parser.add_argument("--update-interval", type=int, help="online-template update interval (frames)")
     parser.add_argument("--template-factor", type=float, help="tracker template factor")
     parser.add_argument("--size-update-rate", type=float, help="tracker size smoothing (1 = none)")
+    parser.add_argument("--size-filter-noise", type=float, help="tracker size filter (0 = none; TrackerParams)")
     parser.add_argument("--half", action="store_true",
                         help="store the weights as float16 (half the size; loaded back as float32)")
     args = parser.parse_args(argv)
 
-    tracker = {key: getattr(args, key) for key in ("search_factor", "update_interval", "template_factor", "size_update_rate")
+    tracker = {key: getattr(args, key) for key in ("search_factor", "update_interval", "template_factor",
+                                                   "size_update_rate", "size_filter_noise")
                if getattr(args, key) is not None}
     weights, card = hub.ship_model(args.checkpoint, args.assets, tracker=tracker, half=args.half, check=Tracker)
     loaded = hub.read_model_card(hub.DEFAULT_MODEL, weights)

@@ -115,3 +115,93 @@ def test_size_update_rate_moves_the_size_part_of_the_way():
     assert smoothed[0][2] < smoothed[1][2] < smoothed[2][2] < official[2][2]
     with pytest.raises(ValueError, match="size_update_rate"):
         TrackerParams(size_update_rate=0.0)
+
+
+class SpreadBackend(ScriptedBackend):
+    """ScriptedBackend whose side distributions have the given variance (normalised crop units squared)."""
+
+    def __init__(self, config, logits, box, variance):
+        super().__init__(config, logits, box=box)
+        self.variance = variance
+
+    def search(self, cache, search):
+        from mixformerv2.tracking.backends import SearchOutputs
+
+        boxes, logits = super().search(cache, search)
+        return SearchOutputs(boxes, logits, np.full((len(boxes), 4), self.variance, np.float32))
+
+
+def test_size_filter_follows_sure_predictions_and_damps_unsure_ones():
+    """The backend predicts a box twice the target's size (search factor 5: 0.4 of the crop for a 0.2 target). With
+    sides known to within 0.002 of the crop (variance 4e-6) the filter moves the size nearly all the way at once;
+    with sides spread over a fifth of the crop (variance 0.04) it moves a little, further each frame; both keep the
+    predicted centre, and neither overshoots the prediction."""
+    def sizes(variance, noise=0.02):
+        box = (0.5, 0.5, 0.4, 0.4)
+        backend = (ScriptedBackend(CONFIG, [0.0] * 4, box=box) if variance is None
+                   else SpreadBackend(CONFIG, [0.0] * 4, box, variance))
+        tracker = Tracker(None, TrackerParams(search_factor=5.0, size_filter_noise=noise), backend=backend)
+        tracker.init(frame(0), BOX)
+        return [tracker.update(frame(i)).box for i in range(1, 5)]
+
+    sure, unsure = sizes(4e-6), sizes(0.04)
+    assert sure[0][2] == pytest.approx(40.0, rel=0.02) and sure[0][3] == pytest.approx(40.0, rel=0.02)
+    assert 20.0 < unsure[0][2] < 22.0
+    assert unsure[0][2] < unsure[1][2] < unsure[2][2] < unsure[3][2] < 40.0
+    for box in sure + unsure:
+        assert box[0] + box[2] / 2 == pytest.approx(100.0, abs=0.5)       # the predicted centre
+    # A larger noise trusts each prediction more; a backend without spreads (plain pair) gives the prediction.
+    assert sizes(0.04, noise=0.2)[0][2] > unsure[0][2]
+    plain = sizes(None)
+    assert plain[0][2] == pytest.approx(40.0, abs=0.5)
+
+
+def test_size_filter_settings_are_checked():
+    with pytest.raises(ValueError, match="size_filter_noise"):
+        TrackerParams(size_filter_noise=-0.1)
+    with pytest.raises(ValueError, match="alternatives"):
+        TrackerParams(size_update_rate=0.3, size_filter_noise=0.02)
+    assert TrackerParams(size_filter_noise=0.02).size_filter_noise == 0.02
+
+
+def test_search_outputs_carry_the_side_variances():
+    from mixformerv2.tracking.backends import search_outputs
+
+    probs = np.zeros((2, 16), np.float32)
+    probs[0, 8] = 1.0                        # certain: variance 0
+    probs[1, [4, 12]] = 0.5                  # two bins half a crop apart: variance (0.25)^2
+    out = search_outputs(np.zeros((2, 4)), np.zeros(2), [probs, probs, probs, probs])
+    boxes, logits = out                      # still unpacks as the pair
+    assert boxes.shape == (2, 4) and out.side_variances.shape == (2, 4)
+    assert out.side_variances[0] == pytest.approx([0.0] * 4, abs=1e-7)
+    assert out.side_variances[1] == pytest.approx([0.0625] * 4, abs=1e-6)
+    assert search_outputs(np.zeros((1, 4)), None).side_variances is None
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({}, {}),
+    ({"size_update_rate": 0.3}, {"size_update_rate": 0.3, "size_filter_noise": 0.0}),   # switches a card's filter off
+    ({"size_filter_noise": 0.02}, {"size_update_rate": 1.0, "size_filter_noise": 0.02}),  # and a card's rate
+    ({"size_update_rate": 1.0}, {"size_update_rate": 1.0}),
+    ({"size_filter_noise": 0.0}, {"size_filter_noise": 0.0}),
+])
+def test_size_options_on_the_command_line_replace_the_cards_other_size_setting(given, expected):
+    import argparse
+
+    from mixformerv2.cli.common import add_tracker_setting_arguments, tracker_setting_overrides
+
+    parser = argparse.ArgumentParser()
+    add_tracker_setting_arguments(parser)
+    argv = [f"--{name.replace('_', '-')}={value}" for name, value in given.items()]
+    overrides = dict(tracker_setting_overrides(parser.parse_args(argv)))
+    assert overrides == expected
+    for card in (TrackerParams(size_filter_noise=0.02), TrackerParams(size_update_rate=0.3)):
+        card.replace(**overrides)                  # never the invalid pair of a rate below 1 and a filter
+
+
+def test_size_filter_keeps_the_size_for_a_degenerate_prediction():
+    from mixformerv2.tracking.tracker import filter_size
+
+    box, variance = filter_size((50.0, 50.0, -4.0, 10.0), (40.0, 40.0, 20.0, 20.0), (0.01, 0.01), (0.0, 0.0), 0.02)
+    assert box[2] == 20.0 and 10.0 < box[3] < 20.0
+    assert variance[0] == pytest.approx(0.02) and variance[1] < 0.02

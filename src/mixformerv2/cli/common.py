@@ -52,20 +52,31 @@ def model_argument(args: argparse.Namespace):
 
 
 def add_tracker_setting_arguments(parser: argparse.ArgumentParser) -> None:
-    """--search-factor, --update-interval, --online-templates, --size-update-rate: tracker settings over the
-    benchmark's."""
+    """--search-factor, --update-interval, --online-templates, --size-update-rate, --size-filter-noise: tracker
+    settings over the benchmark's."""
     parser.add_argument("--search-factor", type=float, help="override the search factor (crop side / target size)")
     parser.add_argument("--update-interval", type=int, help="override the online-template update interval (frames)")
     parser.add_argument("--online-templates", type=int, help="override the number of online templates")
     parser.add_argument("--size-update-rate", type=float,
                         help="not in the official tracker: move the box size only this fraction (0-1] of the way "
-                             "to the predicted size each frame (1 = the official tracker)")
+                             "to the predicted size each frame (1 = the official tracker; replaces a model's size "
+                             "filter)")
+    parser.add_argument("--size-filter-noise", type=float,
+                        help="not in the official tracker: filter the box size by how sure the model is of its sides "
+                             "(a Kalman filter on log width and height; this is its per-frame variance growth, 0 = "
+                             "off; replaces a model's size update rate)")
 
 
 def tracker_setting_overrides(args: argparse.Namespace) -> Tuple[Tuple[str, object], ...]:
     """The TrackerParams values the options of ``add_tracker_setting_arguments`` set, as (name, value) pairs."""
+    rate, noise = args.size_update_rate, getattr(args, "size_filter_noise", None)
+    # The size update rate and the size filter are alternatives: setting one switches a card's other one off.
+    if rate is not None and noise is None and rate < 1.0:
+        noise = 0.0
+    if noise is not None and rate is None and noise > 0:
+        rate = 1.0
     pairs = (("search_factor", args.search_factor), ("update_interval", args.update_interval),
-             ("online_templates", args.online_templates), ("size_update_rate", args.size_update_rate))
+             ("online_templates", args.online_templates), ("size_update_rate", rate), ("size_filter_noise", noise))
     return tuple((name, value) for name, value in pairs if value is not None)
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..model.config import ModelConfig
-from ..tracking.backends import TrackerBackend, register_backend, search_outputs
+from ..tracking.backends import TrackerBackend, register_backend, search_outputs, side_probabilities
 from .runtime import OnnxTrackingGraphs, OpenVinoTrackingGraphs
 
 OnnxCache = Tuple[np.ndarray, np.ndarray]
@@ -53,7 +53,7 @@ class OnnxBackend(TrackerBackend):
     def search(self, cache: OnnxCache, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         keys, values = cache
         out = self.graphs.search(search, keys, values)
-        return search_outputs(out["pred_boxes"], out.get("pred_scores"))
+        return search_outputs(out["pred_boxes"], out.get("pred_scores"), side_probabilities(out))
 
     def select(self, cache: OnnxCache, index: Sequence[int]) -> OnnxCache:
         index = list(index)

@@ -38,7 +38,7 @@ CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 BUNDLED_WEIGHTS: Dict[str, str] = {DEFAULT_MODEL: "default.safetensors"}
 # Tracker settings a model card may set (crop sizes always come from the model).
 CARD_TRACKER_KEYS = ("template_factor", "search_factor", "update_interval", "score_threshold", "online_templates",
-                     "max_score_decay", "far_side_padding_quirk", "size_update_rate")
+                     "max_score_decay", "far_side_padding_quirk", "size_update_rate", "size_filter_noise")
 
 ModelLike = Union[str, Mapping[str, Any], ModelConfig, None]
 

@@ -5,7 +5,9 @@ it. All arrays crossing this interface are numpy float32:
   template (N, 3, T, T): the first-frame template of each of N targets;
   online   (N, K, 3, T, T): K online templates per target (K >= 1; every target has the same K);
   search   (N, 3, S, S): one search crop per target;
-  results: pred_boxes (N, 4) as cx, cy, w, h normalised to the search crop, pred_scores (N,) logits.
+  results: pred_boxes (N, 4) as cx, cy, w, h normalised to the search crop, pred_scores (N,) logits; the
+  built-in backends return them as a SearchOutputs pair that also carries side_variances (N, 4), the spread of
+  each side's bin distribution, which the tracker's size filter (TrackerParams.size_filter_noise) reads.
 
 Built in: "torch" (template keys/values cached per layer; templates are encoded only when they change) and
 "torch-full" (the full forward every frame, like the official tracker; the reference). Other packages add
@@ -21,7 +23,7 @@ import abc
 import contextlib
 import importlib
 import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -47,7 +49,8 @@ class TrackerBackend(abc.ABC):
 
     @abc.abstractmethod
     def search(self, cache: Any, search: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Search crops (N,3,S,S) against the cache -> (pred_boxes (N,4) cxcywh normalised, pred_scores (N,) logits)."""
+        """Search crops (N,3,S,S) against the cache -> (pred_boxes (N,4) cxcywh normalised, pred_scores (N,) logits),
+        best as ``search_outputs(...)`` (a SearchOutputs pair that also carries the side distributions' spread)."""
 
     @abc.abstractmethod
     def select(self, cache: Any, index: Sequence[int]) -> Any:
@@ -186,21 +189,63 @@ class TorchFullBackend(TorchBackend):
         return self.encode(template, online)
 
 
-def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+class SearchOutputs(tuple):
+    """What ``TrackerBackend.search`` returns: the pair (pred_boxes (N, 4) cx, cy, w, h normalised to the search
+    crop, pred_scores (N,) logits), which unpacks as two values, with ``side_variances`` beside it: (N, 4) the
+    variance of each side's bin distribution in order left, top, right, bottom (normalised crop units squared:
+    how sure the model is of each side), or None for a model without per-side distributions (a corner head)."""
+
+    side_variances: Optional[np.ndarray]
+
+    def __new__(cls, boxes: np.ndarray, scores: np.ndarray, side_variances: Optional[np.ndarray] = None):
+        pair = super().__new__(cls, (boxes, scores))
+        pair.side_variances = side_variances
+        return pair
+
+
+def side_variances(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, 4) variances of the side distributions ``probs`` (four (N, F) arrays of bin probabilities in order
+    left, top, right, bottom; bin i at normalised coordinate i / F, as in TokenBoxHead)."""
+    out = []
+    for p in probs:
+        p = np.asarray(p, dtype=np.float64).reshape(len(p), -1)
+        positions = np.arange(p.shape[1], dtype=np.float64) / p.shape[1]
+        p = p / p.sum(axis=1, keepdims=True)
+        mean = p @ positions
+        out.append(np.maximum(p @ positions ** 2 - mean ** 2, 0.0))
+    return np.stack(out, axis=1).astype(np.float32)
+
+
+def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray],
+                   side_probs: Optional[Sequence[np.ndarray]] = None) -> SearchOutputs:
     """What ``TrackerBackend.search`` returns: boxes (B, 4) normalized cx, cy, w, h and score logits (B,);
     NaN scores for a model without a score head such as the MixViT teacher (``scores`` None): the tracker
-    then never replaces its online template."""
+    then never replaces its online template. ``side_probs``: the token head's bin probabilities per side
+    (left, top, right, bottom; four (B, F) arrays), from which ``side_variances`` is computed; None for a
+    corner head."""
     boxes = np.asarray(boxes).reshape(-1, 4)
+    variances = None if side_probs is None else side_variances(side_probs)
     if scores is None:
-        return boxes, np.full(len(boxes), np.nan, dtype=np.float32)
-    return boxes, np.asarray(scores).reshape(-1)
+        return SearchOutputs(boxes, np.full(len(boxes), np.nan, dtype=np.float32), variances)
+    return SearchOutputs(boxes, np.asarray(scores).reshape(-1), variances)
 
 
-def _outputs(out: Dict[str, torch.Tensor]) -> Tuple[np.ndarray, np.ndarray]:
+def side_probabilities(out: Mapping[str, Any]) -> Optional[List[Any]]:
+    """The per-side bin probabilities prob_l, prob_t, prob_r, prob_b of a search step's outputs (a token head),
+    or None when they are absent (a corner head)."""
+    names = [f"prob_{side}" for side in ("l", "t", "r", "b")]
+    if not all(name in out for name in names):
+        return None
+    return [out[name] for name in names]
+
+
+def _outputs(out: Dict[str, torch.Tensor]) -> SearchOutputs:
     """``search_outputs`` of a torch model's output dict."""
     scores = out.get("pred_scores")
+    probs = side_probabilities(out)
     return search_outputs(out["pred_boxes"].float().cpu().numpy(),
-                          None if scores is None else scores.float().cpu().numpy())
+                          None if scores is None else scores.float().cpu().numpy(),
+                          None if probs is None else [p.float().cpu().numpy() for p in probs])
 
 
 BackendFactory = Callable[..., TrackerBackend]

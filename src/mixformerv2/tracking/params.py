@@ -33,6 +33,13 @@ class TrackerParams:
         takes the predicted centre but moves its width and height only the fraction r of the way to the
         predicted ones each frame (the size smoothing of Siamese trackers such as SiamRPN and NanoTrack),
         which damps the drift of a model whose size estimates are noisy.
+    size_filter_noise: not in the official tracker (0 = off). When > 0 the width and height follow a Kalman
+        filter on their logarithms instead of a fixed rate: each frame the filter's variance grows by this much
+        (the variance of a frame's log size change that it expects), and the prediction is weighed by how sure
+        the model is of it, the variance of its left and right (top and bottom) side distributions over the
+        squared predicted width (height). A sure prediction moves the size almost all the way, an unsure one
+        little. Needs size_update_rate 1 (the two are alternatives); a model without per-side distributions
+        (a corner head) takes its predicted size.
     """
 
     template_factor: float = 2.0
@@ -45,6 +52,7 @@ class TrackerParams:
     template_size: Optional[int] = None
     search_size: Optional[int] = None
     size_update_rate: float = 1.0
+    size_filter_noise: float = 0.0
 
     def __post_init__(self) -> None:
         def fail(msg: str) -> None:
@@ -65,6 +73,12 @@ class TrackerParams:
         rate = self.size_update_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
             fail(f"size_update_rate must be in (0, 1], got {rate!r}")
+        noise = self.size_filter_noise
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+            fail(f"size_filter_noise must be a finite number >= 0, got {noise!r}")
+        if noise > 0 and rate < 1.0:
+            fail(f"size_update_rate {rate:g} and size_filter_noise {noise:g} are alternatives: set one (the other "
+                 f"to 1 and 0)")
         for name in ("template_size", "search_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -70,6 +70,7 @@ class _Target:
     online: List[np.ndarray]       # online templates, (3, T, T) each
     candidate: np.ndarray          # best template of the current interval
     max_score: float = -1.0
+    size_variance: Tuple[float, float] = (0.0, 0.0)  # the size filter's variance of log w, log h
 
 
 def parse_boxes(box) -> Tuple[np.ndarray, bool]:
@@ -94,6 +95,41 @@ def smooth_size(predicted: Box, previous: Box, rate: float) -> Box:
     w = previous[2] + rate * (w - previous[2])
     h = previous[3] + rate * (h - previous[3])
     return (cx - w / 2.0, cy - h / 2.0, w, h)
+
+
+def filter_size(predicted: Box, previous: Box, measurement_variance: Tuple[float, float],
+                state_variance: Tuple[float, float], noise: float) -> Tuple[Box, Tuple[float, float]]:
+    """One step of the size filter (TrackerParams.size_filter_noise): a Kalman filter on log width and log height.
+    ``predicted``/``previous``: (x, y, w, h) pixels; ``measurement_variance``: the variance of the predicted log
+    width and log height (NaN: unknown, the predicted size is taken as it is); ``state_variance``: the filter's
+    variance of the previous log width and log height; ``noise``: what that variance grows by per frame. A
+    predicted width or height that is not positive keeps the previous one. Returns the box with the predicted centre and the filtered size, and the filter's new variances."""
+    x, y, w, h = predicted
+    cx, cy = x + w / 2.0, y + h / 2.0
+    sizes, variances = [], []
+    for new, old, r, p in ((w, previous[2], measurement_variance[0], state_variance[0]),
+                           (h, previous[3], measurement_variance[1], state_variance[1])):
+        p = p + noise
+        if not (new > 0 and math.isfinite(new)):      # a degenerate prediction (right side left of the left one)
+            sizes.append(old)
+            variances.append(p)
+            continue
+        gain = 1.0 if math.isnan(r) else p / (p + r) if p + r > 0 else 1.0
+        sizes.append(math.exp(math.log(old) + gain * (math.log(new) - math.log(old))))
+        variances.append((1.0 - gain) * p)
+    w, h = sizes
+    return (cx - w / 2.0, cy - h / 2.0, w, h), (variances[0], variances[1])
+
+
+def size_measurement_variance(side_variances: Optional[np.ndarray], pred_cxcywh: np.ndarray) -> Tuple[float, float]:
+    """Variance of the predicted log width and log height from one target's side variances (4,) (left, top,
+    right, bottom; normalised crop units squared) and its predicted box (cx, cy, w, h normalised): (var_l + var_r)
+    / w^2 and (var_t + var_b) / h^2. NaN for both when the model gives no side distributions."""
+    if side_variances is None:
+        return math.nan, math.nan
+    vl, vt, vr, vb = (float(v) for v in side_variances)
+    w, h = max(float(pred_cxcywh[2]), 1e-6), max(float(pred_cxcywh[3]), 1e-6)
+    return (vl + vr) / (w * w), (vt + vb) / (h * h)
 
 
 MAX_BOX_TO_FRAME = 4.0  # an initial box may exceed the frame (a target partly outside), not by more than this
@@ -217,12 +253,18 @@ class Tracker:
             normalize_crop(crop_frame(frame, window, p.search_size, p.far_side_padding_quirk), out=self._search[i])
             windows.append(window)
         t1 = time.perf_counter()
-        pred_boxes, pred_logits = self.backend.search(self._cache, self._search)
+        outputs = self.backend.search(self._cache, self._search)
+        pred_boxes, pred_logits = outputs
         t2 = time.perf_counter()
+        variances = getattr(outputs, "side_variances", None)   # None from a backend that gives no spread
         scores = torch.sigmoid(torch.from_numpy(np.asarray(pred_logits, dtype=np.float32))).tolist()
-        for target, window, pred, score in zip(self._targets, windows, pred_boxes, scores):
+        for i, (target, window, pred, score) in enumerate(zip(self._targets, windows, pred_boxes, scores)):
             box = map_box_back(pred, target.box, p.search_size, window.resize_factor)
-            if p.size_update_rate < 1.0:
+            if p.size_filter_noise > 0:
+                measured = size_measurement_variance(None if variances is None else variances[i], pred)
+                box, target.size_variance = filter_size(box, target.box, measured, target.size_variance,
+                                                        p.size_filter_noise)
+            elif p.size_update_rate < 1.0:
                 box = smooth_size(box, target.box, p.size_update_rate)
             target.box = clip_box(box, height, width)
             target.max_score = target.max_score * p.max_score_decay
