@@ -9,8 +9,8 @@
 Tracks every dataset one-pass for every combination (``mixformerv2.evaluation.validation.track_and_score``, the
 library's tracking loop), prints the success AUC of each, and the combination with the best mean AUC over the
 datasets last, as options for ``scripts/ship_default_model.py``. A size update rate below 1 and a size filter
-noise above 0 are alternatives (TrackerParams), so those combinations are not tracked. ``--dataset``/``--root`` (and ``--split``) are
-given once per dataset, in the same order.
+noise above 0 are alternatives (TrackerParams), so those combinations are not tracked. ``--dataset``/``--root``
+(and ``--split``) are given once per dataset, in the same order.
 """
 from __future__ import annotations
 

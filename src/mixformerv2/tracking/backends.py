@@ -193,27 +193,31 @@ class SearchOutputs(tuple):
     """What ``TrackerBackend.search`` returns: the pair (pred_boxes (N, 4) cx, cy, w, h normalised to the search
     crop, pred_scores (N,) logits), which unpacks as two values, with ``side_variances`` beside it: (N, 4) the
     variance of each side's bin distribution in order left, top, right, bottom (normalised crop units squared:
-    how sure the model is of each side), or None for a model without per-side distributions (a corner head)."""
+    how sure the model is of each side), or None for a model without per-side distributions (a corner head).
+    Given the bin probabilities (``side_probs``) instead, the variances are computed on first use only, so a
+    tracker that does not read them pays nothing."""
 
-    side_variances: Optional[np.ndarray]
-
-    def __new__(cls, boxes: np.ndarray, scores: np.ndarray, side_variances: Optional[np.ndarray] = None):
+    def __new__(cls, boxes: np.ndarray, scores: np.ndarray, side_variances: Optional[np.ndarray] = None,
+                side_probs: Optional[Sequence[np.ndarray]] = None):
         pair = super().__new__(cls, (boxes, scores))
-        pair.side_variances = side_variances
+        pair._variances, pair._probs = side_variances, side_probs
         return pair
 
+    @property
+    def side_variances(self) -> Optional[np.ndarray]:
+        if self._variances is None and self._probs is not None:
+            self._variances = side_distribution_variances(self._probs)
+        return self._variances
 
-def side_variances(probs: Sequence[np.ndarray]) -> np.ndarray:
+
+def side_distribution_variances(probs: Sequence[np.ndarray]) -> np.ndarray:
     """(N, 4) variances of the side distributions ``probs`` (four (N, F) arrays of bin probabilities in order
     left, top, right, bottom; bin i at normalised coordinate i / F, as in TokenBoxHead)."""
-    out = []
-    for p in probs:
-        p = np.asarray(p, dtype=np.float64).reshape(len(p), -1)
-        positions = np.arange(p.shape[1], dtype=np.float64) / p.shape[1]
-        p = p / p.sum(axis=1, keepdims=True)
-        mean = p @ positions
-        out.append(np.maximum(p @ positions ** 2 - mean ** 2, 0.0))
-    return np.stack(out, axis=1).astype(np.float32)
+    p = np.stack([np.asarray(side, dtype=np.float64) for side in probs], axis=1)     # (N, 4, F)
+    p = p / p.sum(axis=2, keepdims=True)
+    positions = np.arange(p.shape[2], dtype=np.float64) / p.shape[2]
+    mean = p @ positions
+    return np.maximum(p @ positions ** 2 - mean ** 2, 0.0).astype(np.float32)
 
 
 def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray],
@@ -221,13 +225,12 @@ def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray],
     """What ``TrackerBackend.search`` returns: boxes (B, 4) normalized cx, cy, w, h and score logits (B,);
     NaN scores for a model without a score head such as the MixViT teacher (``scores`` None): the tracker
     then never replaces its online template. ``side_probs``: the token head's bin probabilities per side
-    (left, top, right, bottom; four (B, F) arrays), from which ``side_variances`` is computed; None for a
-    corner head."""
+    (left, top, right, bottom; four (B, F) arrays), from which ``side_variances`` is computed when read; None
+    for a corner head."""
     boxes = np.asarray(boxes).reshape(-1, 4)
-    variances = None if side_probs is None else side_variances(side_probs)
     if scores is None:
-        return SearchOutputs(boxes, np.full(len(boxes), np.nan, dtype=np.float32), variances)
-    return SearchOutputs(boxes, np.asarray(scores).reshape(-1), variances)
+        scores = np.full(len(boxes), np.nan, dtype=np.float32)
+    return SearchOutputs(boxes, np.asarray(scores).reshape(-1), side_probs=side_probs)
 
 
 def side_probabilities(out: Mapping[str, Any]) -> Optional[List[Any]]:

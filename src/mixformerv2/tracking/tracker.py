@@ -103,7 +103,8 @@ def filter_size(predicted: Box, previous: Box, measurement_variance: Tuple[float
     ``predicted``/``previous``: (x, y, w, h) pixels; ``measurement_variance``: the variance of the predicted log
     width and log height (NaN: unknown, the predicted size is taken as it is); ``state_variance``: the filter's
     variance of the previous log width and log height; ``noise``: what that variance grows by per frame. A
-    predicted width or height that is not positive keeps the previous one. Returns the box with the predicted centre and the filtered size, and the filter's new variances."""
+    predicted width or height that is not positive keeps the previous one. Returns the box with the predicted
+    centre and the filtered size, and the filter's new variances."""
     x, y, w, h = predicted
     cx, cy = x + w / 2.0, y + h / 2.0
     sizes, variances = [], []
@@ -256,7 +257,8 @@ class Tracker:
         outputs = self.backend.search(self._cache, self._search)
         pred_boxes, pred_logits = outputs
         t2 = time.perf_counter()
-        variances = getattr(outputs, "side_variances", None)   # None from a backend that gives no spread
+        # Read only by the size filter (computed on first read); None from a backend that gives no spread.
+        variances = getattr(outputs, "side_variances", None) if p.size_filter_noise > 0 else None
         scores = torch.sigmoid(torch.from_numpy(np.asarray(pred_logits, dtype=np.float32))).tolist()
         for i, (target, window, pred, score) in enumerate(zip(self._targets, windows, pred_boxes, scores)):
             box = map_box_back(pred, target.box, p.search_size, window.resize_factor)
