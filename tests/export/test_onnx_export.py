@@ -70,7 +70,7 @@ def test_int8_quantizes_only_the_backbone_weight_products(tmp_path):
     ops = [n.op_type for n in graph.graph.node]
     assert ops.count("MatMulInteger") == 4 * model.config.depth  # qkv, proj, fc1, fc2 of each block
     assert ExportManifest.load(tmp_path).quantized["int8"]["mode"] == "dynamic"
-    assert ExportManifest.load(tmp_path).quantized["int8"]["per_channel"] is False
+    assert ExportManifest.load(tmp_path).quantized["int8"]["per_channel"] is True  # the default
     fp32, int8 = OnnxTrackingGraphs(tmp_path, "float32", 1), OnnxTrackingGraphs(tmp_path, "int8", 1)
     g = torch.Generator().manual_seed(3)
     keys, values = fp32.encode(torch.randn(1, 2, 3, 32, 32, generator=g).numpy())

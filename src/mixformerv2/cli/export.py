@@ -25,8 +25,8 @@ def register(sub) -> None:
     p.add_argument("--calibration", type=Path, nargs="+", default=None, metavar="SEQUENCE",
                    help="sequence folders (frames + ground truth) whose crops calibrate --int8 static")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=None,
-                   help="int8 weight scales per output channel (default: per matrix for dynamic, per channel "
-                        "for static)")
+                   help="int8 weight scales per output channel (default) or, with --no-per-channel, one per "
+                        "matrix")
     p.add_argument("--calibration-frames", type=int, default=64,
                    help="number of calibration crops for --int8 static (default 64)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")

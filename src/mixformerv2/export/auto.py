@@ -32,7 +32,10 @@ from .cpu import cpu_features
 log = logging.getLogger(__name__)
 
 REFERENCE = "torch"
-MIN_MEAN_IOU = 0.99
+# Measured with the default model (2026-12-07): the int8 search step with per-channel weight scales agrees with
+# float32 at mean per-crop IoU 0.986 here, and tracking with it moved the success AUC by -0.001 (DAVIS-2016 val)
+# and -0.003 (the synthetic validation set): agreement of 0.98 costs no tracking accuracy worth the name.
+MIN_MEAN_IOU = 0.98
 MIN_IOU = 0.9
 MEASURE_CROPS = 24
 ROUNDS = 3
@@ -114,7 +117,9 @@ def _machine_key(threads: int) -> Dict[str, object]:
 
 
 def cache_file_for(model, threads: int) -> Path:
-    key = json.dumps({"machine": _machine_key(threads), "model": weights_digest(model)}, sort_keys=True)
+    # The agreement bar is part of the key: a changed rule measures again.
+    key = json.dumps({"machine": _machine_key(threads), "model": weights_digest(model),
+                      "rule": [MIN_MEAN_IOU, MIN_IOU]}, sort_keys=True)
     return cache_root() / "backend-choice" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
 
 

@@ -22,7 +22,7 @@ from .onnx_export import ExportManifest, export_onnx
 log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change for the same model, so that old cached exports are not reused.
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2   # 2: the int8 search step's weight scales per output channel
 
 
 def model_fingerprint(model: MixFormerV2) -> str:
