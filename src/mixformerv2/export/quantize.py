@@ -2,11 +2,11 @@
 
 Measured on a 2-core AMD EPYC (AVX2, no VNNI) with MixFormerV2-S, 2 threads (README, "int8"): dynamic
 quantization of the backbone's weight matrix products (int8 weights in 7-bit range; uint8 activations
-quantized per frame) is the fastest and the most faithful variant. The weight scales are per output channel:
-with the trained default model that brought the boxes closer to float32's (mean per-crop IoU 0.977 -> 0.986)
-at the same speed (README, "int8"); static QDQ (activation
-ranges calibrated on real crops) is slower here because ONNX Runtime then also runs the attention and
-softmax in int8 with extra (de)quantization, and full 8-bit weights saturate AVX2's u8*s8 kernel. Both
+quantized per frame) is the fastest and the most faithful variant, with one weight scale per output channel
+(for the trained default model that brought the boxes closer to float32's, mean per-crop IoU 0.977 -> 0.986,
+at the same speed; README, "int8"). Static QDQ (activation ranges calibrated on real crops) is slower here
+because ONNX Runtime then also runs the attention and softmax in int8 with extra (de)quantization, and full
+8-bit weights saturate AVX2's u8*s8 kernel. Both
 modes are available; the template encoder stays float32 (it runs once per template update) and so do the
 prediction heads (tiny, and the box is an expectation over bins that int8 would coarsen).
 """
@@ -74,9 +74,10 @@ def quantize_search_step(export_dir: Union[str, Path], mode: str = "dynamic",
     """Write ``search_step.int8.onnx`` into an export directory and record it in the manifest.
 
     mode "dynamic": weights int8 (7-bit range, so that AVX2's u8*s8 products cannot saturate), activations
-    quantized per frame; needs no calibration. mode "static": QDQ with int8 weights and activation ranges from ``calibration``, a list of search-step feeds {"search", "keys", "values"} made
-    from real crops (see ``calibration_feeds``). ``per_channel``: one weight scale per output channel (None or
-    True) or one per matrix (False). Returns the path of the int8 graph."""
+    quantized per frame; needs no calibration. mode "static": QDQ with int8 weights and activation ranges from
+    ``calibration``, a list of search-step feeds {"search", "keys", "values"} made from real crops (see
+    ``calibration_feeds``). ``per_channel``: one weight scale per output channel (None or True) or one per
+    matrix (False). Returns the path of the int8 graph."""
     import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)

@@ -198,7 +198,7 @@ class SearchOutputs(tuple):
     tracker that does not read them pays nothing."""
 
     def __new__(cls, boxes: np.ndarray, scores: np.ndarray, side_variances: Optional[np.ndarray] = None,
-                side_probs: Optional[Sequence[np.ndarray]] = None):
+                side_probs: Optional[Sequence[Any]] = None):
         pair = super().__new__(cls, (boxes, scores))
         pair._variances, pair._probs = side_variances, side_probs
         return pair
@@ -210,10 +210,16 @@ class SearchOutputs(tuple):
         return self._variances
 
 
-def side_distribution_variances(probs: Sequence[np.ndarray]) -> np.ndarray:
-    """(N, 4) variances of the side distributions ``probs`` (four (N, F) arrays of bin probabilities in order
-    left, top, right, bottom; bin i at normalised coordinate i / F, as in TokenBoxHead)."""
-    p = np.stack([np.asarray(side, dtype=np.float64) for side in probs], axis=1)     # (N, 4, F)
+def _float64(side: Any) -> np.ndarray:
+    if isinstance(side, torch.Tensor):
+        side = side.detach().float().cpu().numpy()
+    return np.asarray(side, dtype=np.float64)
+
+
+def side_distribution_variances(probs: Sequence[Any]) -> np.ndarray:
+    """(N, 4) variances of the side distributions ``probs`` (four (N, F) numpy arrays or torch tensors of bin
+    probabilities in order left, top, right, bottom; bin i at normalised coordinate i / F, as in TokenBoxHead)."""
+    p = np.stack([_float64(side) for side in probs], axis=1)     # (N, 4, F)
     p = p / p.sum(axis=2, keepdims=True)
     positions = np.arange(p.shape[2], dtype=np.float64) / p.shape[2]
     mean = p @ positions
@@ -221,11 +227,11 @@ def side_distribution_variances(probs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def search_outputs(boxes: np.ndarray, scores: Optional[np.ndarray],
-                   side_probs: Optional[Sequence[np.ndarray]] = None) -> SearchOutputs:
+                   side_probs: Optional[Sequence[Any]] = None) -> SearchOutputs:
     """What ``TrackerBackend.search`` returns: boxes (B, 4) normalized cx, cy, w, h and score logits (B,);
     NaN scores for a model without a score head such as the MixViT teacher (``scores`` None): the tracker
     then never replaces its online template. ``side_probs``: the token head's bin probabilities per side
-    (left, top, right, bottom; four (B, F) arrays), from which ``side_variances`` is computed when read; None
+    (left, top, right, bottom; four (B, F) numpy arrays or torch tensors), from which ``side_variances`` is computed when read; None
     for a corner head."""
     boxes = np.asarray(boxes).reshape(-1, 4)
     if scores is None:
@@ -248,7 +254,7 @@ def _outputs(out: Dict[str, torch.Tensor]) -> SearchOutputs:
     probs = side_probabilities(out)
     return search_outputs(out["pred_boxes"].float().cpu().numpy(),
                           None if scores is None else scores.float().cpu().numpy(),
-                          None if probs is None else [p.float().cpu().numpy() for p in probs])
+                          probs)   # kept as tensors: converted only if the size filter reads the variances
 
 
 BackendFactory = Callable[..., TrackerBackend]
